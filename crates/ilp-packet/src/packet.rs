@@ -1,0 +1,878 @@
+//! ILPv4 packets (RFC 0027): Prepare, Fulfill, Reject.
+//!
+//! Every packet keeps the buffer it was decoded from (or built into). Its variable-length
+//! fields are views into that buffer, so decoding copies no payload and encoding a decoded packet
+//! is one `memcpy` of its original bytes, trailing bytes included.
+
+use std::fmt;
+use std::ops::Range;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::address::{self, Address};
+use crate::oer::{self, Reader};
+use crate::{Condition, DecodeError, ErrorCode, Fulfillment, Timestamp};
+
+/// The largest `data` field ASN.1 allows in any ILP packet, in bytes.
+pub const MAX_DATA_LEN: usize = 32_767;
+/// The largest `message` field ASN.1 allows in a Reject, in bytes.
+pub const MAX_MESSAGE_LEN: usize = 8_191;
+
+/// The type byte that opens every ILP packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PacketType {
+    /// 12: a Prepare.
+    Prepare = 12,
+    /// 13: a Fulfill.
+    Fulfill = 13,
+    /// 14: a Reject.
+    Reject = 14,
+}
+
+impl TryFrom<u8> for PacketType {
+    type Error = DecodeError;
+
+    fn try_from(byte: u8) -> Result<Self, DecodeError> {
+        match byte {
+            12 => Ok(Self::Prepare),
+            13 => Ok(Self::Fulfill),
+            14 => Ok(Self::Reject),
+            other => Err(DecodeError::UnknownPacketType(other)),
+        }
+    }
+}
+
+/// Checks the type byte and the envelope length; returns the content's range in `buf`.
+/// Bytes after the envelope are allowed (RFC 0030: receivers MUST ignore extra bytes).
+fn open(buf: &[u8], expected: PacketType) -> Result<Range<usize>, DecodeError> {
+    let mut r = Reader::new(buf);
+    let found = PacketType::try_from(r.read_u8("type")?)?;
+    if found != expected {
+        return Err(DecodeError::UnexpectedPacketType {
+            expected: expected as u8,
+            found: found as u8,
+        });
+    }
+    let len = r.read_length("length")?;
+    let start = buf.len() - r.len();
+    r.read_bytes(len, "content")?;
+    Ok(start..start + len)
+}
+
+/// Reads a VarOctetString and returns its range in `buf` (`r` reads inside `buf`).
+fn var_octets_range(
+    buf: &[u8],
+    r: &mut Reader<'_>,
+    field: &'static str,
+    max: usize,
+) -> Result<Range<usize>, DecodeError> {
+    let bytes = r.read_var_octets(field)?;
+    check_len(field, bytes.len(), max)?;
+    let end = buf.len() - r.len();
+    Ok(end - bytes.len()..end)
+}
+
+fn check_len(field: &'static str, len: usize, max: usize) -> Result<(), DecodeError> {
+    if len > max {
+        Err(DecodeError::TooLong { field, len, max })
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes the type byte and the envelope length, reserving room for the whole packet.
+fn start(ty: PacketType, content_len: usize) -> BytesMut {
+    let mut buf = BytesMut::with_capacity(1 + oer::length_len(content_len) + content_len);
+    buf.put_u8(ty as u8);
+    oer::put_length(&mut buf, content_len);
+    buf
+}
+
+/// Appends a VarOctetString to `buf` and returns the range of its content.
+fn put_octets(buf: &mut BytesMut, bytes: &[u8]) -> Range<usize> {
+    oer::put_length(buf, bytes.len());
+    let at = buf.len();
+    buf.put_slice(bytes);
+    at..buf.len()
+}
+
+/// Shows a byte field in `Debug` output: hex, shortened past 64 bytes.
+struct HexPreview<'a>(&'a [u8]);
+
+impl fmt::Debug for HexPreview<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.len() <= 64 {
+            write!(f, "{}", crate::hex::encode(self.0))
+        } else {
+            write!(
+                f,
+                "{}…({} bytes)",
+                crate::hex::encode(&self.0[..32]),
+                self.0.len()
+            )
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prepare
+
+/// An ILP Prepare: a conditional transfer of `amount` to `destination`, valid until
+/// `expires_at`, unlocked by the fulfillment whose SHA-256 is `execution_condition`.
+///
+/// A decoded Prepare keeps its wire buffer. [`Prepare::set_amount`] and
+/// [`Prepare::set_expires_at`] rewrite those fixed-size fields inside it (in place when the
+/// Prepare holds the only reference to the buffer, otherwise on one copy), so a connector
+/// forwards a packet without encoding it again.
+///
+/// ```
+/// use bytes::Bytes;
+/// use ilp_packet::{Address, Condition, Prepare, PrepareBuilder, Timestamp};
+///
+/// let destination = Address::from_static("example.alice");
+/// let prepare = PrepareBuilder {
+///     amount: 107,
+///     expires_at: "2017-12-23T01:21:40.549Z".parse()?,
+///     execution_condition: Condition::from_bytes([7; 32]),
+///     destination: &destination,
+///     data: b"hello",
+/// }
+/// .build()?;
+///
+/// let mut forwarded = Prepare::decode(prepare.to_bytes())?;
+/// assert_eq!(forwarded.destination(), &destination);
+/// forwarded.set_amount(100);
+/// assert_eq!(forwarded.amount(), 100);
+/// assert_eq!(forwarded.data(), &b"hello"[..]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Prepare {
+    buf: Bytes,
+    /// Offset of the content (after type byte and envelope length).
+    content: usize,
+    amount: u64,
+    expires_at: Timestamp,
+    destination: Address,
+    destination_at: Range<usize>,
+    data: Bytes,
+    data_at: Range<usize>,
+}
+
+/// Offsets of the fixed fields inside a Prepare's content.
+const AMOUNT_AT: usize = 0;
+const EXPIRES_AT: usize = 8;
+const CONDITION_AT: usize = 25;
+const PREPARE_FIXED_LEN: usize = 57;
+
+impl Prepare {
+    /// Decodes a Prepare. The fields are views into `buf`; bytes after the last field, inside
+    /// or after the envelope, are kept.
+    pub fn decode(buf: Bytes) -> Result<Self, DecodeError> {
+        let content = open(&buf, PacketType::Prepare)?;
+        let mut r = Reader::new(&buf[..content.end]);
+        r.read_bytes(content.start, "type")?;
+        let amount = r.read_u64("amount")?;
+        let expires_at = Timestamp::from_ilp_bytes(r.read_bytes(17, "expiresAt")?)?;
+        r.read_bytes(32, "executionCondition")?;
+        let end = content.end;
+        let destination_at =
+            var_octets_range(&buf[..end], &mut r, "destination", Address::MAX_LEN)?;
+        address::validate(&buf[destination_at.clone()]).map_err(|e| ("destination", e))?;
+        let data_at = var_octets_range(&buf[..end], &mut r, "data", MAX_DATA_LEN)?;
+        Ok(Self {
+            destination: Address::from_validated(buf.slice(destination_at.clone())),
+            data: buf.slice(data_at.clone()),
+            buf,
+            content: content.start,
+            amount,
+            expires_at,
+            destination_at,
+            data_at,
+        })
+    }
+
+    /// The amount, in the units of the link it travels on.
+    #[must_use]
+    pub const fn amount(&self) -> u64 {
+        self.amount
+    }
+
+    /// When the Prepare expires.
+    #[must_use]
+    pub const fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+
+    /// The condition a fulfillment must hash to.
+    #[must_use]
+    pub fn execution_condition(&self) -> Condition {
+        let at = self.content + CONDITION_AT;
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(&self.buf[at..at + 32]);
+        Condition::from_bytes(bytes)
+    }
+
+    /// The ILP address the packet is for.
+    #[must_use]
+    pub const fn destination(&self) -> &Address {
+        &self.destination
+    }
+
+    /// The end-to-end data (a view into the packet's buffer).
+    #[must_use]
+    pub const fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// Sets the amount, rewriting the 8 bytes in the packet's buffer.
+    pub fn set_amount(&mut self, amount: u64) {
+        self.amount = amount;
+        self.patch(AMOUNT_AT, &amount.to_be_bytes());
+    }
+
+    /// Sets the expiry, rewriting the 17 bytes in the packet's buffer.
+    pub fn set_expires_at(&mut self, expires_at: Timestamp) {
+        self.expires_at = expires_at;
+        self.patch(EXPIRES_AT, &expires_at.to_ilp_bytes());
+    }
+
+    /// Overwrites content bytes at `at`: in place when this Prepare holds the only reference to
+    /// its buffer, otherwise on one copy of it (copy-on-write).
+    fn patch(&mut self, at: usize, bytes: &[u8]) {
+        // Drop our own views first so that the buffer can be unique.
+        self.destination = Address::from_validated(Bytes::from_static(b"g.x"));
+        self.data = Bytes::new();
+        let shared = std::mem::take(&mut self.buf);
+        let mut buf = shared
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+        let at = self.content + at;
+        buf[at..at + bytes.len()].copy_from_slice(bytes);
+        self.buf = buf.freeze();
+        self.destination = Address::from_validated(self.buf.slice(self.destination_at.clone()));
+        self.data = self.buf.slice(self.data_at.clone());
+    }
+
+    /// Appends the packet's bytes to `buf`.
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.extend_from_slice(&self.buf);
+    }
+
+    /// The encoded size in bytes.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The encoded packet (shares the buffer; copies nothing).
+    #[must_use]
+    pub fn to_bytes(&self) -> Bytes {
+        self.buf.clone()
+    }
+
+    /// The encoded packet.
+    #[must_use]
+    pub fn into_bytes(self) -> Bytes {
+        self.buf
+    }
+
+    /// The encoded packet as a slice.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl fmt::Debug for Prepare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepare")
+            .field("amount", &self.amount)
+            .field("expires_at", &self.expires_at)
+            .field("execution_condition", &self.execution_condition())
+            .field("destination", &self.destination)
+            .field("data", &HexPreview(&self.data))
+            .finish()
+    }
+}
+
+/// The fields of a new Prepare. [`PrepareBuilder::build`] encodes them into one buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct PrepareBuilder<'a> {
+    /// The amount.
+    pub amount: u64,
+    /// When the Prepare expires.
+    pub expires_at: Timestamp,
+    /// The condition a fulfillment must hash to.
+    pub execution_condition: Condition,
+    /// Where the packet goes.
+    pub destination: &'a Address,
+    /// End-to-end data, at most [`MAX_DATA_LEN`] bytes.
+    pub data: &'a [u8],
+}
+
+impl PrepareBuilder<'_> {
+    /// Encodes the Prepare. Fails only when `data` is longer than [`MAX_DATA_LEN`].
+    pub fn build(&self) -> Result<Prepare, DecodeError> {
+        check_len("data", self.data.len(), MAX_DATA_LEN)?;
+        Ok(self.encode())
+    }
+
+    /// Encodes without checking the data bound (for callers whose data is known to fit).
+    pub(crate) fn encode(&self) -> Prepare {
+        let dest = self.destination.as_bytes();
+        let content_len = PREPARE_FIXED_LEN
+            + oer::var_octets_len(dest.len())
+            + oer::var_octets_len(self.data.len());
+        let mut buf = start(PacketType::Prepare, content_len);
+        let content = buf.len();
+        buf.put_u64(self.amount);
+        buf.put_slice(&self.expires_at.to_ilp_bytes());
+        buf.put_slice(self.execution_condition.as_bytes());
+        let destination_at = put_octets(&mut buf, dest);
+        let data_at = put_octets(&mut buf, self.data);
+        let buf = buf.freeze();
+        Prepare {
+            destination: Address::from_validated(buf.slice(destination_at.clone())),
+            data: buf.slice(data_at.clone()),
+            buf,
+            content,
+            amount: self.amount,
+            expires_at: self.expires_at,
+            destination_at,
+            data_at,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fulfill
+
+/// An ILP Fulfill: the fulfillment that unlocks a Prepare's condition, and end-to-end data.
+///
+/// ```
+/// use ilp_packet::{Fulfill, FulfillBuilder, Fulfillment};
+///
+/// let fulfill = FulfillBuilder { fulfillment: Fulfillment::from_bytes([0; 32]), data: b"" }.build()?;
+/// assert_eq!(fulfill.as_bytes().len(), 35);
+/// assert_eq!(Fulfill::decode(fulfill.to_bytes())?, fulfill);
+/// # Ok::<(), ilp_packet::DecodeError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Fulfill {
+    buf: Bytes,
+    content: usize,
+    data: Bytes,
+}
+
+impl Fulfill {
+    /// Decodes a Fulfill; bytes after the last field are kept.
+    pub fn decode(buf: Bytes) -> Result<Self, DecodeError> {
+        let content = open(&buf, PacketType::Fulfill)?;
+        let mut r = Reader::new(&buf[content.start..content.end]);
+        r.read_bytes(32, "fulfillment")?;
+        let data_at = var_octets_range(
+            &buf[content.start..content.end],
+            &mut r,
+            "data",
+            MAX_DATA_LEN,
+        )?;
+        let data = buf.slice(content.start + data_at.start..content.start + data_at.end);
+        Ok(Self {
+            buf,
+            content: content.start,
+            data,
+        })
+    }
+
+    /// The fulfillment.
+    #[must_use]
+    pub fn fulfillment(&self) -> Fulfillment {
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(&self.buf[self.content..self.content + 32]);
+        Fulfillment::from_bytes(bytes)
+    }
+
+    /// The end-to-end data (a view into the packet's buffer).
+    #[must_use]
+    pub const fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// Appends the packet's bytes to `buf`.
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.extend_from_slice(&self.buf);
+    }
+
+    /// The encoded size in bytes.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The encoded packet (shares the buffer; copies nothing).
+    #[must_use]
+    pub fn to_bytes(&self) -> Bytes {
+        self.buf.clone()
+    }
+
+    /// The encoded packet.
+    #[must_use]
+    pub fn into_bytes(self) -> Bytes {
+        self.buf
+    }
+
+    /// The encoded packet as a slice.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl fmt::Debug for Fulfill {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fulfill")
+            .field("fulfillment", &self.fulfillment())
+            .field("data", &HexPreview(&self.data))
+            .finish()
+    }
+}
+
+/// The fields of a new Fulfill.
+#[derive(Debug, Clone, Copy)]
+pub struct FulfillBuilder<'a> {
+    /// The preimage of the Prepare's condition.
+    pub fulfillment: Fulfillment,
+    /// End-to-end data, at most [`MAX_DATA_LEN`] bytes.
+    pub data: &'a [u8],
+}
+
+impl FulfillBuilder<'_> {
+    /// Encodes the Fulfill. Fails only when `data` is longer than [`MAX_DATA_LEN`].
+    pub fn build(&self) -> Result<Fulfill, DecodeError> {
+        check_len("data", self.data.len(), MAX_DATA_LEN)?;
+        Ok(self.encode())
+    }
+
+    /// Encodes without checking the data bound (for callers whose data is known to fit).
+    pub(crate) fn encode(&self) -> Fulfill {
+        let mut buf = start(
+            PacketType::Fulfill,
+            32 + oer::var_octets_len(self.data.len()),
+        );
+        let content = buf.len();
+        buf.put_slice(self.fulfillment.as_bytes());
+        let data_at = put_octets(&mut buf, self.data);
+        let buf = buf.freeze();
+        Fulfill {
+            data: buf.slice(data_at),
+            buf,
+            content,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reject
+
+/// An ILP Reject: why a Prepare failed, which node said so, and optional data.
+///
+/// An empty `triggeredBy` is accepted on input (the JavaScript reference emits it) and shows as
+/// `None`; this crate never produces one.
+///
+/// ```
+/// use ilp_packet::{Address, ErrorCode, Reject, RejectBuilder};
+///
+/// let node = Address::from_static("g.connector");
+/// let reject = RejectBuilder {
+///     code: ErrorCode::F02_UNREACHABLE,
+///     triggered_by: &node,
+///     message: "no route found",
+///     data: b"",
+/// }
+/// .build()?;
+/// let decoded = Reject::decode(reject.to_bytes())?;
+/// assert_eq!(decoded.code(), ErrorCode::F02_UNREACHABLE);
+/// assert_eq!(decoded.triggered_by(), Some(&node));
+/// assert_eq!(decoded.message(), "no route found");
+/// # Ok::<(), ilp_packet::DecodeError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Reject {
+    buf: Bytes,
+    code: ErrorCode,
+    triggered_by: Option<Address>,
+    message: Bytes,
+    data: Bytes,
+}
+
+impl Reject {
+    /// Decodes a Reject; bytes after the last field are kept. The code must be IA5, the
+    /// `triggeredBy` address valid or empty, the message UTF-8 of at most 8191 bytes.
+    pub fn decode(buf: Bytes) -> Result<Self, DecodeError> {
+        let content = open(&buf, PacketType::Reject)?;
+        let body = &buf[..content.end];
+        let mut r = Reader::new(body);
+        r.read_bytes(content.start, "type")?;
+        let code = ErrorCode::new(r.read_array("code")?)?;
+        let triggered_at = var_octets_range(body, &mut r, "triggeredBy", Address::MAX_LEN)?;
+        let triggered_by = if triggered_at.is_empty() {
+            None
+        } else {
+            address::validate(&buf[triggered_at.clone()]).map_err(|e| ("triggeredBy", e))?;
+            Some(Address::from_validated(buf.slice(triggered_at)))
+        };
+        let message_at = var_octets_range(body, &mut r, "message", MAX_MESSAGE_LEN)?;
+        std::str::from_utf8(&buf[message_at.clone()])
+            .map_err(|_| DecodeError::InvalidUtf8("message"))?;
+        let data_at = var_octets_range(body, &mut r, "data", MAX_DATA_LEN)?;
+        Ok(Self {
+            code,
+            triggered_by,
+            message: buf.slice(message_at),
+            data: buf.slice(data_at),
+            buf,
+        })
+    }
+
+    /// The error code.
+    #[must_use]
+    pub const fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The node that rejected the packet; `None` when the field was empty on the wire.
+    #[must_use]
+    pub const fn triggered_by(&self) -> Option<&Address> {
+        self.triggered_by.as_ref()
+    }
+
+    /// The human-readable message.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        // Checked to be UTF-8 when decoded or built.
+        std::str::from_utf8(&self.message).unwrap_or_default()
+    }
+
+    /// The data (a view into the packet's buffer).
+    #[must_use]
+    pub const fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// Appends the packet's bytes to `buf`.
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.extend_from_slice(&self.buf);
+    }
+
+    /// The encoded size in bytes.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The encoded packet (shares the buffer; copies nothing).
+    #[must_use]
+    pub fn to_bytes(&self) -> Bytes {
+        self.buf.clone()
+    }
+
+    /// The encoded packet.
+    #[must_use]
+    pub fn into_bytes(self) -> Bytes {
+        self.buf
+    }
+
+    /// The encoded packet as a slice.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl fmt::Debug for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reject")
+            .field("code", &self.code)
+            .field("triggered_by", &self.triggered_by)
+            .field("message", &self.message())
+            .field("data", &HexPreview(&self.data))
+            .finish()
+    }
+}
+
+/// The fields of a new Reject.
+#[derive(Debug, Clone, Copy)]
+pub struct RejectBuilder<'a> {
+    /// The error code.
+    pub code: ErrorCode,
+    /// The node rejecting the packet (never empty in packets this crate builds).
+    pub triggered_by: &'a Address,
+    /// A human-readable message, at most [`MAX_MESSAGE_LEN`] bytes.
+    pub message: &'a str,
+    /// Data, at most [`MAX_DATA_LEN`] bytes.
+    pub data: &'a [u8],
+}
+
+impl RejectBuilder<'_> {
+    /// Encodes the Reject. Fails only when `message` or `data` exceeds its bound.
+    pub fn build(&self) -> Result<Reject, DecodeError> {
+        check_len("message", self.message.len(), MAX_MESSAGE_LEN)?;
+        check_len("data", self.data.len(), MAX_DATA_LEN)?;
+        let by = self.triggered_by.as_bytes();
+        let content_len = 3
+            + oer::var_octets_len(by.len())
+            + oer::var_octets_len(self.message.len())
+            + oer::var_octets_len(self.data.len());
+        let mut buf = start(PacketType::Reject, content_len);
+        buf.put_slice(self.code.as_bytes());
+        let by_at = put_octets(&mut buf, by);
+        let message_at = put_octets(&mut buf, self.message.as_bytes());
+        let data_at = put_octets(&mut buf, self.data);
+        let buf = buf.freeze();
+        Ok(Reject {
+            code: self.code,
+            triggered_by: Some(Address::from_validated(buf.slice(by_at))),
+            message: buf.slice(message_at),
+            data: buf.slice(data_at),
+            buf,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packet
+
+/// Any ILP packet.
+///
+/// ```
+/// use ilp_packet::{Packet, PacketType};
+///
+/// let bytes = bytes::Bytes::from_static(&[0x0d, 0x21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+///     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+/// let packet = Packet::decode(bytes)?;
+/// assert_eq!(packet.packet_type(), PacketType::Fulfill);
+/// # Ok::<(), ilp_packet::DecodeError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // Prepare is the common case; boxing it would cost an allocation
+pub enum Packet {
+    /// A Prepare.
+    Prepare(Prepare),
+    /// A Fulfill.
+    Fulfill(Fulfill),
+    /// A Reject.
+    Reject(Reject),
+}
+
+impl Packet {
+    /// Decodes whichever packet `buf` holds.
+    pub fn decode(buf: Bytes) -> Result<Self, DecodeError> {
+        let first = *buf.first().ok_or(DecodeError::UnexpectedEnd("type"))?;
+        match PacketType::try_from(first)? {
+            PacketType::Prepare => Prepare::decode(buf).map(Self::Prepare),
+            PacketType::Fulfill => Fulfill::decode(buf).map(Self::Fulfill),
+            PacketType::Reject => Reject::decode(buf).map(Self::Reject),
+        }
+    }
+
+    /// Which kind of packet this is.
+    #[must_use]
+    pub const fn packet_type(&self) -> PacketType {
+        match self {
+            Self::Prepare(_) => PacketType::Prepare,
+            Self::Fulfill(_) => PacketType::Fulfill,
+            Self::Reject(_) => PacketType::Reject,
+        }
+    }
+
+    /// The encoded packet as a slice.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Prepare(p) => p.as_bytes(),
+            Self::Fulfill(p) => p.as_bytes(),
+            Self::Reject(p) => p.as_bytes(),
+        }
+    }
+
+    /// The encoded packet (shares the buffer; copies nothing).
+    #[must_use]
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            Self::Prepare(p) => p.to_bytes(),
+            Self::Fulfill(p) => p.to_bytes(),
+            Self::Reject(p) => p.to_bytes(),
+        }
+    }
+
+    /// Appends the packet's bytes to `buf`.
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.extend_from_slice(self.as_bytes());
+    }
+
+    /// The encoded size in bytes.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        self.as_bytes().len()
+    }
+}
+
+impl From<Prepare> for Packet {
+    fn from(p: Prepare) -> Self {
+        Self::Prepare(p)
+    }
+}
+
+impl From<Fulfill> for Packet {
+    fn from(p: Fulfill) -> Self {
+        Self::Fulfill(p)
+    }
+}
+
+impl From<Reject> for Packet {
+    fn from(p: Reject) -> Self {
+        Self::Reject(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepare() -> Prepare {
+        PrepareBuilder {
+            amount: 107,
+            expires_at: Timestamp::from_ilp_bytes(b"20171223012140549").unwrap(),
+            execution_condition: Condition::from_bytes([9; 32]),
+            destination: &Address::from_static("example.alice"),
+            data: b"some data",
+        }
+        .build()
+        .unwrap()
+    }
+
+    #[test]
+    fn set_amount_patches_in_place_when_unique() {
+        let mut p = Prepare::decode(Bytes::from(prepare().as_bytes().to_vec())).unwrap();
+        let before = p.as_bytes().as_ptr();
+        p.set_amount(5);
+        p.set_expires_at(Timestamp::MAX);
+        assert_eq!(
+            p.as_bytes().as_ptr(),
+            before,
+            "unique buffer must be patched in place"
+        );
+        let again = Prepare::decode(p.to_bytes()).unwrap();
+        assert_eq!((again.amount(), again.expires_at()), (5, Timestamp::MAX));
+        assert_eq!(again.data(), &Bytes::from_static(b"some data"));
+        assert_eq!(again.destination(), "example.alice");
+    }
+
+    #[test]
+    fn set_amount_copies_when_shared() {
+        let original = prepare();
+        let mut p = original.clone();
+        p.set_amount(1);
+        assert_eq!(original.amount(), 107);
+        assert_eq!(Prepare::decode(original.to_bytes()).unwrap().amount(), 107);
+        assert_eq!(Prepare::decode(p.to_bytes()).unwrap().amount(), 1);
+        assert_eq!(p.destination(), original.destination());
+    }
+
+    #[test]
+    fn decode_wrong_type_is_rejected() {
+        let fulfill = FulfillBuilder {
+            fulfillment: Fulfillment::from_bytes([0; 32]),
+            data: b"",
+        }
+        .build()
+        .unwrap();
+        assert_eq!(
+            Prepare::decode(fulfill.to_bytes()),
+            Err(DecodeError::UnexpectedPacketType {
+                expected: 12,
+                found: 13
+            })
+        );
+        assert_eq!(
+            Packet::decode(Bytes::from_static(&[0x0f, 0x00])),
+            Err(DecodeError::UnknownPacketType(15))
+        );
+        assert_eq!(
+            Packet::decode(Bytes::new()),
+            Err(DecodeError::UnexpectedEnd("type"))
+        );
+    }
+
+    #[test]
+    fn builders_refuse_oversized_fields() {
+        let data = vec![0u8; MAX_DATA_LEN + 1];
+        let dest = Address::from_static("g.a");
+        let built = PrepareBuilder {
+            amount: 0,
+            expires_at: Timestamp::MIN,
+            execution_condition: Condition::from_bytes([0; 32]),
+            destination: &dest,
+            data: &data,
+        }
+        .build();
+        assert_eq!(
+            built,
+            Err(DecodeError::TooLong {
+                field: "data",
+                len: 32_768,
+                max: 32_767
+            })
+        );
+        let message = "x".repeat(MAX_MESSAGE_LEN + 1);
+        let built = RejectBuilder {
+            code: ErrorCode::F00_BAD_REQUEST,
+            triggered_by: &dest,
+            message: &message,
+            data: b"",
+        }
+        .build();
+        assert_eq!(
+            built,
+            Err(DecodeError::TooLong {
+                field: "message",
+                len: 8192,
+                max: 8191
+            })
+        );
+        let built = FulfillBuilder {
+            fulfillment: Fulfillment::from_bytes([0; 32]),
+            data: &data,
+        }
+        .build();
+        assert_eq!(
+            built,
+            Err(DecodeError::TooLong {
+                field: "data",
+                len: 32_768,
+                max: 32_767
+            })
+        );
+    }
+
+    #[test]
+    fn debug_shows_fields_and_shortens_data() {
+        let text = format!("{:?}", prepare());
+        assert!(
+            text.contains("amount: 107") && text.contains("example.alice"),
+            "{text}"
+        );
+        let big = PrepareBuilder {
+            amount: 1,
+            expires_at: Timestamp::MIN,
+            execution_condition: Condition::from_bytes([0; 32]),
+            destination: &Address::from_static("g.a"),
+            data: &[0xab; 100],
+        }
+        .build()
+        .unwrap();
+        assert!(format!("{big:?}").contains("(100 bytes)"));
+    }
+}
