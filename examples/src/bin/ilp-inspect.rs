@@ -1,0 +1,2 @@
+//! ilp-inspect (in progress).
+fn main() {}

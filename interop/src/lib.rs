@@ -1,0 +1,2 @@
+//! Interop harness (filled in by the interop work).
+#![forbid(unsafe_code)]
