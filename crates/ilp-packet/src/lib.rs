@@ -90,6 +90,7 @@ mod error;
 mod error_code;
 mod hex;
 pub mod ildcp;
+mod message;
 pub mod oer;
 mod packet;
 #[cfg(feature = "serde")]
@@ -102,6 +103,7 @@ pub use address::{Address, SCHEMES};
 pub use condition::{Condition, Fulfillment};
 pub use error::{AddressError, DecodeError, TimestampError};
 pub use error_code::{AmountTooLarge, ErrorClass, ErrorCode};
+pub use message::{Expiring, Message, MessageKind, ParseMessageKindError};
 pub use packet::{
     Fulfill, FulfillBuilder, Packet, PacketType, Prepare, PrepareBuilder, Reject, RejectBuilder,
     MAX_DATA_LEN, MAX_MESSAGE_LEN,

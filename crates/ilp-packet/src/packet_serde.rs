@@ -18,14 +18,24 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::packet::{
     Fulfill, FulfillBuilder, Packet, Prepare, PrepareBuilder, Reject, RejectBuilder,
 };
+use crate::{ccp, ildcp, Expiring, Message};
 use crate::{Address, Condition, ErrorCode, Fulfillment, Timestamp};
 
+/// Every JSON `type`; the packet variants are also the JSON of [`Packet`].
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(tag = "type", rename_all = "kebab-case")]
 enum Json {
     Prepare(PrepareJson),
     Fulfill(FulfillJson),
     Reject(RejectJson),
+    #[serde(skip_serializing)]
+    IldcpRequest(ildcp::Request),
+    #[serde(skip_serializing)]
+    IldcpResponse(ildcp::Response),
+    #[serde(skip_serializing)]
+    CcpControl(Expiring<ccp::RouteControlRequest>),
+    #[serde(skip_serializing)]
+    CcpUpdate(Expiring<ccp::RouteUpdateRequest>),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -115,6 +125,16 @@ impl From<&Reject> for Json {
 }
 
 impl Json {
+    fn build_message<E: serde::de::Error>(self) -> Result<Message, E> {
+        Ok(match self {
+            Self::Prepare(_) | Self::Fulfill(_) | Self::Reject(_) => Message::Packet(self.build()?),
+            Self::IldcpRequest(r) => Message::IldcpRequest(r),
+            Self::IldcpResponse(r) => Message::IldcpResponse(r),
+            Self::CcpControl(r) => Message::CcpControl(r),
+            Self::CcpUpdate(r) => Message::CcpUpdate(r),
+        })
+    }
+
     fn build<E: serde::de::Error>(self) -> Result<Packet, E> {
         let packet = match self {
             Self::Prepare(p) => PrepareBuilder {
@@ -132,6 +152,12 @@ impl Json {
             }
             .build()
             .map(Packet::Fulfill),
+            Self::IldcpRequest(_)
+            | Self::IldcpResponse(_)
+            | Self::CcpControl(_)
+            | Self::CcpUpdate(_) => {
+                return Err(E::custom("expected a prepare, fulfill or reject"));
+            }
             Self::Reject(p) => {
                 let triggered_by = Address::try_from(p.triggered_by)
                     .map_err(|e| E::custom(format_args!("triggeredBy: {e}")))?;
@@ -185,5 +211,11 @@ impl Serialize for Packet {
 impl<'de> Deserialize<'de> for Packet {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Json::deserialize(d)?.build()
+    }
+}
+
+impl<'de> Deserialize<'de> for Message {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Json::deserialize(d)?.build_message()
     }
 }
