@@ -177,8 +177,8 @@ impl Prepare {
         let expires_at = Timestamp::from_ilp_bytes(r.read_bytes(17, "expiresAt")?)?;
         r.read_bytes(32, "executionCondition")?;
         let end = content.end;
-        let destination_at =
-            var_octets_range(&buf[..end], &mut r, "destination", Address::MAX_LEN)?;
+        // No length bound here: an address over 1023 bytes is an `InvalidAddress`.
+        let destination_at = var_octets_range(&buf[..end], &mut r, "destination", usize::MAX)?;
         address::validate(&buf[destination_at.clone()]).map_err(|e| ("destination", e))?;
         let data_at = var_octets_range(&buf[..end], &mut r, "data", MAX_DATA_LEN)?;
         Ok(Self {
@@ -516,7 +516,7 @@ impl Reject {
         let mut r = Reader::new(body);
         r.read_bytes(content.start, "type")?;
         let code = ErrorCode::new(r.read_array("code")?)?;
-        let triggered_at = var_octets_range(body, &mut r, "triggeredBy", Address::MAX_LEN)?;
+        let triggered_at = var_octets_range(body, &mut r, "triggeredBy", usize::MAX)?;
         let triggered_by = if triggered_at.is_empty() {
             None
         } else {
