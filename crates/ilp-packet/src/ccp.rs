@@ -8,8 +8,10 @@
 //!
 //! Decoding is strict where the references differ: the control mode must be 0 (idle) or 1
 //! (sync) and the update's speaker a valid ILP address (interledger-rs checks both, the
-//! JavaScript reference neither). Route prefixes, path entries and feature names must be UTF-8.
-//! Property meta bits are kept verbatim. Expiry is not checked here; this crate has no clock.
+//! JavaScript reference neither). Route prefixes, path entries and withdrawn routes must be
+//! ASCII (they are addresses; the JavaScript reference reads them as ASCII and mangles anything
+//! else), feature names UTF-8. Property meta bits and values are kept verbatim (the JavaScript
+//! encoder normalises meta bits; interledger-rs does not). Expiry is not checked here; this crate has no clock.
 //!
 //! ```
 //! use ilp_packet::ccp::{Mode, RouteControlRequest, RoutingTableId};
@@ -172,6 +174,24 @@ fn read_string(r: &mut Reader<'_>, field: &'static str) -> Result<String, Decode
         .map_err(|_| DecodeError::InvalidUtf8(field))
 }
 
+/// Reads a route prefix or address: ASCII only, as RFC 0015 addresses are (the JavaScript
+/// reference reads these fields as ASCII and would mangle anything else).
+fn read_ascii(r: &mut Reader<'_>, field: &'static str) -> Result<String, DecodeError> {
+    let bytes = r.read_var_octets(field)?;
+    check_ascii(bytes, field)?;
+    std::str::from_utf8(bytes)
+        .map(str::to_owned)
+        .map_err(|_| DecodeError::NotAscii(field))
+}
+
+fn check_ascii(bytes: &[u8], field: &'static str) -> Result<(), DecodeError> {
+    if bytes.is_ascii() {
+        Ok(())
+    } else {
+        Err(DecodeError::NotAscii(field))
+    }
+}
+
 fn strings_len(items: &[String]) -> usize {
     oer::var_uint_len(items.len() as u64)
         + items
@@ -304,8 +324,8 @@ pub struct Route {
 impl Route {
     fn read(r: &mut Reader<'_>, data: &Bytes) -> Result<Self, DecodeError> {
         Ok(Self {
-            prefix: read_string(r, "prefix")?,
-            path: read_seq(r, "path", |r| read_string(r, "path"))?,
+            prefix: read_ascii(r, "prefix")?,
+            path: read_seq(r, "path", |r| read_ascii(r, "path"))?,
             auth: r.read_array("auth")?,
             props: read_seq(r, "props", |r| {
                 Ok(RouteProp {
@@ -393,7 +413,7 @@ impl RouteUpdateRequest {
             },
             new_routes: read_seq(&mut r, "newRoutes", |r| Route::read(r, data))?,
             withdrawn_routes: read_seq(&mut r, "withdrawnRoutes", |r| {
-                read_string(r, "withdrawnRoutes")
+                read_ascii(r, "withdrawnRoutes")
             })?,
         })
     }
@@ -427,9 +447,18 @@ impl RouteUpdateRequest {
         put_strings(buf, &self.withdrawn_routes);
     }
 
-    /// The update as a Prepare. Fails when the payload exceeds 32767 bytes: split the routes
-    /// over several updates.
+    /// The update as a Prepare. Fails when a prefix, path entry or withdrawn route is not ASCII,
+    /// or when the payload exceeds 32767 bytes (split the routes over several updates).
     pub fn to_prepare(&self, expires_at: Timestamp) -> Result<Prepare, DecodeError> {
+        for route in &self.new_routes {
+            check_ascii(route.prefix.as_bytes(), "prefix")?;
+            for hop in &route.path {
+                check_ascii(hop.as_bytes(), "path")?;
+            }
+        }
+        for prefix in &self.withdrawn_routes {
+            check_ascii(prefix.as_bytes(), "withdrawnRoutes")?;
+        }
         let mut data = BytesMut::with_capacity(self.data_len());
         self.encode_data(&mut data);
         peer_prepare(UPDATE_DESTINATION, expires_at, &data)
@@ -493,6 +522,48 @@ mod tests {
         assert_eq!(
             RouteControlRequest::decode_data(&data),
             Err(DecodeError::UnexpectedEnd("features"))
+        );
+    }
+
+    #[test]
+    fn update_with_non_ascii_prefixes_is_refused() {
+        let route = |prefix: &str, hop: &str| Route {
+            prefix: prefix.into(),
+            path: vec![hop.into()],
+            auth: [0; 32],
+            props: vec![],
+        };
+        let mut update = RouteUpdateRequest {
+            routing_table_id: RoutingTableId::default(),
+            current_epoch_index: 1,
+            from_epoch_index: 0,
+            to_epoch_index: 1,
+            hold_down_time: 30_000,
+            speaker: Address::from_static("g.speaker"),
+            new_routes: vec![route("g.\u{e4}", "g.a")],
+            withdrawn_routes: vec![],
+        };
+        assert_eq!(
+            update.to_prepare(Timestamp::MAX),
+            Err(DecodeError::NotAscii("prefix"))
+        );
+        update.new_routes = vec![route("g.a", "g.\u{e4}")];
+        assert_eq!(
+            update.to_prepare(Timestamp::MAX),
+            Err(DecodeError::NotAscii("path"))
+        );
+        update.new_routes = vec![route("g.a", "g.b")];
+        update.withdrawn_routes = vec!["g.\u{e4}".into()];
+        assert_eq!(
+            update.to_prepare(Timestamp::MAX),
+            Err(DecodeError::NotAscii("withdrawnRoutes"))
+        );
+        // The same bytes, written without the check, are refused on input.
+        let mut data = BytesMut::new();
+        update.encode_data(&mut data);
+        assert_eq!(
+            RouteUpdateRequest::decode_data(&data.freeze()),
+            Err(DecodeError::NotAscii("withdrawnRoutes"))
         );
     }
 

@@ -105,6 +105,10 @@ pub enum DecodeError {
     /// The named text field is not valid UTF-8.
     #[error("{0} is not valid UTF-8")]
     InvalidUtf8(&'static str),
+    /// The named field must be ASCII (route prefixes and paths are ILP addresses or prefixes of
+    /// them) and is not.
+    #[error("{0} is not ASCII")]
+    NotAscii(&'static str),
     /// The named field is longer than its ASN.1 bound (data 32767, message 8191 bytes).
     #[error("{field} is {len} bytes long; the maximum is {max}")]
     TooLong {

@@ -762,25 +762,25 @@ fn decode_ccp_update_with_bad_fields_is_rejected() {
     assert_eq!(&ok.new_routes[0].props[0].value[..], b"hi");
     assert_eq!(ok.withdrawn_routes, ["g.w"]);
 
-    // Route strings must be UTF-8.
+    // Route prefixes, paths and withdrawn routes must be ASCII (invalid UTF-8 is not ASCII).
     let bad = b"\x02\xc3\x28";
     let mut prefix_route = b"\x01\x01".to_vec();
     prefix_route.extend_from_slice(bad);
     assert_eq!(
         with_routes(&prefix_route, b""),
-        Err(DecodeError::InvalidUtf8("prefix"))
+        Err(DecodeError::NotAscii("prefix"))
     );
     let mut path_route = b"\x01\x01\x03g.x\x01\x01".to_vec();
     path_route.extend_from_slice(bad);
     assert_eq!(
         with_routes(&path_route, b""),
-        Err(DecodeError::InvalidUtf8("path"))
+        Err(DecodeError::NotAscii("path"))
     );
     let mut withdrawn = b"\x01\x01".to_vec();
     withdrawn.extend_from_slice(bad);
     assert_eq!(
         with_routes(heartbeat_tail, &withdrawn),
-        Err(DecodeError::InvalidUtf8("withdrawnRoutes"))
+        Err(DecodeError::NotAscii("withdrawnRoutes"))
     );
     assert_eq!(
         with_routes(b"\x00", b""),
