@@ -227,20 +227,7 @@ impl fmt::Debug for Address {
     }
 }
 
-#[cfg(feature = "serde")]
-impl serde::Serialize for Address {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for Address {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::try_from(s).map_err(serde::de::Error::custom)
-    }
-}
+serde_via_str!(Address);
 
 #[cfg(test)]
 mod tests {

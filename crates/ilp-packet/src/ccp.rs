@@ -465,20 +465,7 @@ impl RouteUpdateRequest {
     }
 }
 
-#[cfg(feature = "serde")]
-impl serde::Serialize for RoutingTableId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for RoutingTableId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_via_str!(RoutingTableId);
 
 #[cfg(test)]
 mod tests {

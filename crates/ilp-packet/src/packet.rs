@@ -115,6 +115,46 @@ impl fmt::Debug for HexPreview<'_> {
     }
 }
 
+/// The methods every packet type has over its wire buffer `buf`.
+macro_rules! wire_methods {
+    ($ty:ident) => {
+        impl $ty {
+            /// Appends the packet's bytes to `buf`.
+            pub fn encode(&self, buf: &mut BytesMut) {
+                buf.extend_from_slice(&self.buf);
+            }
+
+            /// The encoded size in bytes.
+            #[must_use]
+            pub fn encoded_len(&self) -> usize {
+                self.buf.len()
+            }
+
+            /// The encoded packet (shares the buffer; copies nothing).
+            #[must_use]
+            pub fn to_bytes(&self) -> Bytes {
+                self.buf.clone()
+            }
+
+            /// The encoded packet.
+            #[must_use]
+            pub fn into_bytes(self) -> Bytes {
+                self.buf
+            }
+
+            /// The encoded packet as a slice.
+            #[must_use]
+            pub fn as_bytes(&self) -> &[u8] {
+                &self.buf
+            }
+        }
+    };
+}
+
+wire_methods!(Prepare);
+wire_methods!(Fulfill);
+wire_methods!(Reject);
+
 // ---------------------------------------------------------------------------------------------
 // Prepare
 
@@ -254,35 +294,6 @@ impl Prepare {
         self.destination = Address::from_validated(self.buf.slice(self.destination_at.clone()));
         self.data = self.buf.slice(self.data_at.clone());
     }
-
-    /// Appends the packet's bytes to `buf`.
-    pub fn encode(&self, buf: &mut BytesMut) {
-        buf.extend_from_slice(&self.buf);
-    }
-
-    /// The encoded size in bytes.
-    #[must_use]
-    pub fn encoded_len(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// The encoded packet (shares the buffer; copies nothing).
-    #[must_use]
-    pub fn to_bytes(&self) -> Bytes {
-        self.buf.clone()
-    }
-
-    /// The encoded packet.
-    #[must_use]
-    pub fn into_bytes(self) -> Bytes {
-        self.buf
-    }
-
-    /// The encoded packet as a slice.
-    #[must_use]
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf
-    }
 }
 
 impl fmt::Debug for Prepare {
@@ -398,35 +409,6 @@ impl Fulfill {
     #[must_use]
     pub const fn data(&self) -> &Bytes {
         &self.data
-    }
-
-    /// Appends the packet's bytes to `buf`.
-    pub fn encode(&self, buf: &mut BytesMut) {
-        buf.extend_from_slice(&self.buf);
-    }
-
-    /// The encoded size in bytes.
-    #[must_use]
-    pub fn encoded_len(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// The encoded packet (shares the buffer; copies nothing).
-    #[must_use]
-    pub fn to_bytes(&self) -> Bytes {
-        self.buf.clone()
-    }
-
-    /// The encoded packet.
-    #[must_use]
-    pub fn into_bytes(self) -> Bytes {
-        self.buf
-    }
-
-    /// The encoded packet as a slice.
-    #[must_use]
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf
     }
 }
 
@@ -559,35 +541,6 @@ impl Reject {
     #[must_use]
     pub const fn data(&self) -> &Bytes {
         &self.data
-    }
-
-    /// Appends the packet's bytes to `buf`.
-    pub fn encode(&self, buf: &mut BytesMut) {
-        buf.extend_from_slice(&self.buf);
-    }
-
-    /// The encoded size in bytes.
-    #[must_use]
-    pub fn encoded_len(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// The encoded packet (shares the buffer; copies nothing).
-    #[must_use]
-    pub fn to_bytes(&self) -> Bytes {
-        self.buf.clone()
-    }
-
-    /// The encoded packet.
-    #[must_use]
-    pub fn into_bytes(self) -> Bytes {
-        self.buf
-    }
-
-    /// The encoded packet as a slice.
-    #[must_use]
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf
     }
 }
 
