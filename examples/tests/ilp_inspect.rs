@@ -11,7 +11,12 @@ fn run(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("ilp-inspect starts");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -50,14 +55,22 @@ fn batch_decode_answers_every_line() {
     let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0], PREPARE_JSON);
-    assert!(lines[1].starts_with(r#"{"error":"Invalid character"#), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with(r#"{"error":"Invalid character"#),
+        "{}",
+        lines[1]
+    );
     assert_eq!(lines[2], r#"{"error":"unknown packet type 15"}"#);
     assert_eq!(lines[3], PREPARE_JSON);
 }
 
 #[test]
 fn encode_inverts_decode_for_every_kind() {
-    for (kind, hex) in [("ilp", PREPARE), ("ildcp", ILDCP_RESPONSE), ("ccp-control", CCP_CONTROL)] {
+    for (kind, hex) in [
+        ("ilp", PREPARE),
+        ("ildcp", ILDCP_RESPONSE),
+        ("ccp-control", CCP_CONTROL),
+    ] {
         let json = stdout(&run(&["decode", "--as", kind, hex], ""));
         let out = run(&["encode"], &json);
         assert!(out.status.success());
@@ -73,7 +86,9 @@ fn decode_as_peer_protocols_shows_their_fields() {
         "{\"type\":\"ildcp-response\",\"clientAddress\":\"example.client\",\"assetScale\":9,\"assetCode\":\"XRP\"}\n"
     );
     let json = stdout(&run(&["decode", "--as", "ccp-control", CCP_CONTROL], ""));
-    assert!(json.contains(r#""mode":"sync","lastKnownRoutingTableId":"70d1a134-a0df-4f47-964f-6e19e2ab3790""#));
+    assert!(json.contains(
+        r#""mode":"sync","lastKnownRoutingTableId":"70d1a134-a0df-4f47-964f-6e19e2ab3790""#
+    ));
     // A plain Prepare is not a CCP message.
     let out = run(&["decode", "--as", "ccp-update", PREPARE], "");
     assert_eq!(out.status.code(), Some(1));
@@ -86,13 +101,20 @@ fn encode_reports_bad_lines_and_goes_on() {
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "0e0946303203672e780000");
-    assert!(lines[1].starts_with(r#"{"error":"unknown variant `nope`"#), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with(r#"{"error":"unknown variant `nope`"#),
+        "{}",
+        lines[1]
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(run(&[], "").status.code(), Some(2));
-    assert_eq!(run(&["decode", "--as", "nope", PREPARE], "").status.code(), Some(2));
+    assert_eq!(
+        run(&["decode", "--as", "nope", PREPARE], "").status.code(),
+        Some(2)
+    );
     assert_eq!(run(&["frobnicate"], "").status.code(), Some(2));
     let help = run(&["--help"], "");
     assert!(help.status.success() && stdout(&help).starts_with("usage: ilp-inspect"));
