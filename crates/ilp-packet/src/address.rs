@@ -117,6 +117,17 @@ impl Address {
     }
 }
 
+/// The bytes allowed inside a segment: `A-Z a-z 0-9 _ ~ -`.
+const SEGMENT_CHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'~' | b'-');
+        b += 1;
+    }
+    table
+};
+
 /// Checks `bytes` against RFC 0015 without a regex: length, scheme allow-list, segment charset.
 pub(crate) fn validate(bytes: &[u8]) -> Result<(), AddressError> {
     if bytes.is_empty() {
@@ -136,11 +147,14 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<(), AddressError> {
     // `prev_dot` is true right after a separator: a segment must start there.
     let mut prev_dot = true;
     for (i, &b) in bytes.iter().enumerate().skip(scheme_end + 1) {
-        match b {
-            b'.' if prev_dot => return Err(AddressError::EmptySegment(i)),
-            b'.' => prev_dot = true,
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'~' | b'-' => prev_dot = false,
-            _ => return Err(AddressError::InvalidCharacter(i)),
+        if SEGMENT_CHAR[usize::from(b)] {
+            prev_dot = false;
+        } else if b != b'.' {
+            return Err(AddressError::InvalidCharacter(i));
+        } else if prev_dot {
+            return Err(AddressError::EmptySegment(i));
+        } else {
+            prev_dot = true;
         }
     }
     if prev_dot {

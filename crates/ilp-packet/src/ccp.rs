@@ -51,7 +51,7 @@ pub fn response() -> Fulfill {
         fulfillment: Fulfillment::PEER_PROTOCOL,
         data: &[],
     }
-    .encode()
+    .build_unchecked()
 }
 
 fn check_peer_prepare(prepare: &Prepare, destination: &str) -> Result<(), DecodeError> {
@@ -389,7 +389,7 @@ impl RouteUpdateRequest {
     /// Reads an update out of a Prepare (destination and condition checked).
     pub fn from_prepare(prepare: &Prepare) -> Result<Self, DecodeError> {
         check_peer_prepare(prepare, UPDATE_DESTINATION)?;
-        Self::decode_data(prepare.data())
+        Self::decode_data(&prepare.data_bytes())
     }
 
     /// Decodes an ILP packet holding an update.

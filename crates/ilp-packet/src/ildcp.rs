@@ -77,7 +77,7 @@ impl Request {
             destination: &Address::from_static(DESTINATION),
             data: &[],
         }
-        .encode()
+        .build_unchecked()
     }
 }
 
@@ -118,7 +118,7 @@ impl Response {
         if fulfill.fulfillment() != Fulfillment::PEER_PROTOCOL {
             return Err(DecodeError::UnexpectedValue("fulfillment"));
         }
-        Self::decode_data(fulfill.data())
+        Self::decode_data(&fulfill.data_bytes())
     }
 
     /// Decodes an ILP packet holding a response.

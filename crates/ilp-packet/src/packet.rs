@@ -1,8 +1,8 @@
 //! ILPv4 packets (RFC 0027): Prepare, Fulfill, Reject.
 //!
-//! Every packet keeps the buffer it was decoded from (or built into). Its variable-length
-//! fields are views into that buffer, so decoding copies no payload and encoding a decoded packet
-//! is one `memcpy` of its original bytes, trailing bytes included.
+//! Every packet keeps the buffer it was decoded from (or built into) and the offsets of its
+//! fields, so decoding copies no payload, accessors return slices of that buffer, and encoding a
+//! decoded packet is one `memcpy` of its original bytes, trailing bytes included.
 
 use std::fmt;
 use std::ops::Range;
@@ -81,12 +81,18 @@ fn check_len(field: &'static str, len: usize, max: usize) -> Result<(), DecodeEr
     }
 }
 
-/// Writes the type byte and the envelope length, reserving room for the whole packet.
-fn start(ty: PacketType, content_len: usize) -> BytesMut {
-    let mut buf = BytesMut::with_capacity(1 + oer::length_len(content_len) + content_len);
+/// The size of a packet whose content is `content_len` bytes.
+fn packet_len(content_len: usize) -> usize {
+    1 + oer::length_len(content_len) + content_len
+}
+
+/// Reserves room for the whole packet and writes the type byte and the envelope length; returns
+/// the range the content will take.
+fn put_header(buf: &mut BytesMut, ty: PacketType, content_len: usize) -> Range<usize> {
+    buf.reserve(packet_len(content_len));
     buf.put_u8(ty as u8);
-    oer::put_length(&mut buf, content_len);
-    buf
+    oer::put_length(buf, content_len);
+    buf.len()..buf.len() + content_len
 }
 
 /// Appends a VarOctetString to `buf` and returns the range of its content.
@@ -184,7 +190,7 @@ wire_methods!(Reject);
 /// assert_eq!(forwarded.destination(), &destination);
 /// forwarded.set_amount(100);
 /// assert_eq!(forwarded.amount(), 100);
-/// assert_eq!(forwarded.data(), &b"hello"[..]);
+/// assert_eq!(forwarded.data(), b"hello");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -194,9 +200,9 @@ pub struct Prepare {
     content: usize,
     amount: u64,
     expires_at: Timestamp,
+    /// A view of the destination: into `buf` when decoded, the builder's address when built.
     destination: Address,
     destination_at: Range<usize>,
-    data: Bytes,
     data_at: Range<usize>,
 }
 
@@ -211,19 +217,17 @@ impl Prepare {
     /// or after the envelope, are kept.
     pub fn decode(buf: Bytes) -> Result<Self, DecodeError> {
         let content = open(&buf, PacketType::Prepare)?;
-        let mut r = Reader::new(&buf[..content.end]);
-        r.read_bytes(content.start, "type")?;
+        let body = &buf[..content.end];
+        let mut r = Reader::new(&body[content.start..]);
         let amount = r.read_u64("amount")?;
         let expires_at = Timestamp::from_ilp_bytes(r.read_bytes(17, "expiresAt")?)?;
         r.read_bytes(32, "executionCondition")?;
-        let end = content.end;
         // No length bound here: an address over 1023 bytes is an `InvalidAddress`.
-        let destination_at = var_octets_range(&buf[..end], &mut r, "destination", usize::MAX)?;
-        address::validate(&buf[destination_at.clone()]).map_err(|e| ("destination", e))?;
-        let data_at = var_octets_range(&buf[..end], &mut r, "data", MAX_DATA_LEN)?;
+        let destination_at = var_octets_range(body, &mut r, "destination", usize::MAX)?;
+        address::validate(&body[destination_at.clone()]).map_err(|e| ("destination", e))?;
+        let data_at = var_octets_range(body, &mut r, "data", MAX_DATA_LEN)?;
         Ok(Self {
             destination: Address::from_validated(buf.slice(destination_at.clone())),
-            data: buf.slice(data_at.clone()),
             buf,
             content: content.start,
             amount,
@@ -260,10 +264,16 @@ impl Prepare {
         &self.destination
     }
 
-    /// The end-to-end data (a view into the packet's buffer).
+    /// The end-to-end data: a slice of the packet's buffer.
     #[must_use]
-    pub const fn data(&self) -> &Bytes {
-        &self.data
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.data_at.clone()]
+    }
+
+    /// The end-to-end data as an owned view of the packet's buffer (copies nothing).
+    #[must_use]
+    pub fn data_bytes(&self) -> Bytes {
+        self.buf.slice(self.data_at.clone())
     }
 
     /// Sets the amount, rewriting the 8 bytes in the packet's buffer.
@@ -281,9 +291,8 @@ impl Prepare {
     /// Overwrites content bytes at `at`: in place when this Prepare holds the only reference to
     /// its buffer, otherwise on one copy of it (copy-on-write).
     fn patch(&mut self, at: usize, bytes: &[u8]) {
-        // Drop our own views first so that the buffer can be unique.
+        // Drop our own view first so that the buffer can be unique.
         self.destination = Address::from_validated(Bytes::from_static(b"g.x"));
-        self.data = Bytes::new();
         let shared = std::mem::take(&mut self.buf);
         let mut buf = shared
             .try_into_mut()
@@ -292,7 +301,6 @@ impl Prepare {
         buf[at..at + bytes.len()].copy_from_slice(bytes);
         self.buf = buf.freeze();
         self.destination = Address::from_validated(self.buf.slice(self.destination_at.clone()));
-        self.data = self.buf.slice(self.data_at.clone());
     }
 }
 
@@ -303,12 +311,13 @@ impl fmt::Debug for Prepare {
             .field("expires_at", &self.expires_at)
             .field("execution_condition", &self.execution_condition())
             .field("destination", &self.destination)
-            .field("data", &HexPreview(&self.data))
+            .field("data", &HexPreview(self.data()))
             .finish()
     }
 }
 
-/// The fields of a new Prepare. [`PrepareBuilder::build`] encodes them into one buffer.
+/// The fields of a new Prepare. [`PrepareBuilder::build`] encodes them into a new buffer,
+/// [`PrepareBuilder::encode`] into one the caller reuses.
 #[derive(Debug, Clone, Copy)]
 pub struct PrepareBuilder<'a> {
     /// The amount.
@@ -324,33 +333,55 @@ pub struct PrepareBuilder<'a> {
 }
 
 impl PrepareBuilder<'_> {
-    /// Encodes the Prepare. Fails only when `data` is longer than [`MAX_DATA_LEN`].
-    pub fn build(&self) -> Result<Prepare, DecodeError> {
-        check_len("data", self.data.len(), MAX_DATA_LEN)?;
-        Ok(self.encode())
+    fn content_len(&self) -> usize {
+        PREPARE_FIXED_LEN
+            + oer::var_octets_len(self.destination.len())
+            + oer::var_octets_len(self.data.len())
     }
 
-    /// Encodes without checking the data bound (for callers whose data is known to fit).
-    pub(crate) fn encode(&self) -> Prepare {
-        let dest = self.destination.as_bytes();
-        let content_len = PREPARE_FIXED_LEN
-            + oer::var_octets_len(dest.len())
-            + oer::var_octets_len(self.data.len());
-        let mut buf = start(PacketType::Prepare, content_len);
-        let content = buf.len();
+    /// The size of the encoded packet.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        packet_len(self.content_len())
+    }
+
+    /// Encodes the Prepare into a new buffer. Fails only when `data` is longer than
+    /// [`MAX_DATA_LEN`].
+    pub fn build(&self) -> Result<Prepare, DecodeError> {
+        check_len("data", self.data.len(), MAX_DATA_LEN)?;
+        Ok(self.build_unchecked())
+    }
+
+    /// Appends the encoded Prepare to `buf` (which allocates nothing when `buf` has room).
+    /// Fails only when `data` is longer than [`MAX_DATA_LEN`]; `buf` is then unchanged.
+    pub fn encode(&self, buf: &mut BytesMut) -> Result<(), DecodeError> {
+        check_len("data", self.data.len(), MAX_DATA_LEN)?;
+        self.write(buf);
+        Ok(())
+    }
+
+    /// Writes the packet; returns the offsets of the content, destination and data.
+    fn write(&self, buf: &mut BytesMut) -> [Range<usize>; 3] {
+        let start = buf.len();
+        let content = put_header(buf, PacketType::Prepare, self.content_len());
         buf.put_u64(self.amount);
         buf.put_slice(&self.expires_at.to_ilp_bytes());
         buf.put_slice(self.execution_condition.as_bytes());
-        let destination_at = put_octets(&mut buf, dest);
-        let data_at = put_octets(&mut buf, self.data);
-        let buf = buf.freeze();
+        let destination_at = put_octets(buf, self.destination.as_bytes());
+        let data_at = put_octets(buf, self.data);
+        [content, destination_at, data_at].map(|r| r.start - start..r.end - start)
+    }
+
+    /// Encodes without checking the data bound (for callers whose data is known to fit).
+    pub(crate) fn build_unchecked(&self) -> Prepare {
+        let mut buf = BytesMut::with_capacity(self.encoded_len());
+        let [content, destination_at, data_at] = self.write(&mut buf);
         Prepare {
-            destination: Address::from_validated(buf.slice(destination_at.clone())),
-            data: buf.slice(data_at.clone()),
-            buf,
-            content,
+            buf: buf.freeze(),
+            content: content.start,
             amount: self.amount,
             expires_at: self.expires_at,
+            destination: self.destination.clone(),
             destination_at,
             data_at,
         }
@@ -374,26 +405,21 @@ impl PrepareBuilder<'_> {
 pub struct Fulfill {
     buf: Bytes,
     content: usize,
-    data: Bytes,
+    data_at: Range<usize>,
 }
 
 impl Fulfill {
     /// Decodes a Fulfill; bytes after the last field are kept.
     pub fn decode(buf: Bytes) -> Result<Self, DecodeError> {
         let content = open(&buf, PacketType::Fulfill)?;
-        let mut r = Reader::new(&buf[content.start..content.end]);
+        let body = &buf[..content.end];
+        let mut r = Reader::new(&body[content.start..]);
         r.read_bytes(32, "fulfillment")?;
-        let data_at = var_octets_range(
-            &buf[content.start..content.end],
-            &mut r,
-            "data",
-            MAX_DATA_LEN,
-        )?;
-        let data = buf.slice(content.start + data_at.start..content.start + data_at.end);
+        let data_at = var_octets_range(body, &mut r, "data", MAX_DATA_LEN)?;
         Ok(Self {
             buf,
             content: content.start,
-            data,
+            data_at,
         })
     }
 
@@ -405,10 +431,16 @@ impl Fulfill {
         Fulfillment::from_bytes(bytes)
     }
 
-    /// The end-to-end data (a view into the packet's buffer).
+    /// The end-to-end data: a slice of the packet's buffer.
     #[must_use]
-    pub const fn data(&self) -> &Bytes {
-        &self.data
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.data_at.clone()]
+    }
+
+    /// The end-to-end data as an owned view of the packet's buffer (copies nothing).
+    #[must_use]
+    pub fn data_bytes(&self) -> Bytes {
+        self.buf.slice(self.data_at.clone())
     }
 }
 
@@ -416,7 +448,7 @@ impl fmt::Debug for Fulfill {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Fulfill")
             .field("fulfillment", &self.fulfillment())
-            .field("data", &HexPreview(&self.data))
+            .field("data", &HexPreview(self.data()))
             .finish()
     }
 }
@@ -431,26 +463,47 @@ pub struct FulfillBuilder<'a> {
 }
 
 impl FulfillBuilder<'_> {
-    /// Encodes the Fulfill. Fails only when `data` is longer than [`MAX_DATA_LEN`].
+    fn content_len(&self) -> usize {
+        32 + oer::var_octets_len(self.data.len())
+    }
+
+    /// The size of the encoded packet.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        packet_len(self.content_len())
+    }
+
+    /// Encodes the Fulfill into a new buffer. Fails only when `data` is longer than
+    /// [`MAX_DATA_LEN`].
     pub fn build(&self) -> Result<Fulfill, DecodeError> {
         check_len("data", self.data.len(), MAX_DATA_LEN)?;
-        Ok(self.encode())
+        Ok(self.build_unchecked())
+    }
+
+    /// Appends the encoded Fulfill to `buf` (which allocates nothing when `buf` has room).
+    /// Fails only when `data` is longer than [`MAX_DATA_LEN`]; `buf` is then unchanged.
+    pub fn encode(&self, buf: &mut BytesMut) -> Result<(), DecodeError> {
+        check_len("data", self.data.len(), MAX_DATA_LEN)?;
+        self.write(buf);
+        Ok(())
+    }
+
+    fn write(&self, buf: &mut BytesMut) -> [Range<usize>; 2] {
+        let start = buf.len();
+        let content = put_header(buf, PacketType::Fulfill, self.content_len());
+        buf.put_slice(self.fulfillment.as_bytes());
+        let data_at = put_octets(buf, self.data);
+        [content, data_at].map(|r| r.start - start..r.end - start)
     }
 
     /// Encodes without checking the data bound (for callers whose data is known to fit).
-    pub(crate) fn encode(&self) -> Fulfill {
-        let mut buf = start(
-            PacketType::Fulfill,
-            32 + oer::var_octets_len(self.data.len()),
-        );
-        let content = buf.len();
-        buf.put_slice(self.fulfillment.as_bytes());
-        let data_at = put_octets(&mut buf, self.data);
-        let buf = buf.freeze();
+    pub(crate) fn build_unchecked(&self) -> Fulfill {
+        let mut buf = BytesMut::with_capacity(self.encoded_len());
+        let [content, data_at] = self.write(&mut buf);
         Fulfill {
-            data: buf.slice(data_at),
-            buf,
-            content,
+            buf: buf.freeze(),
+            content: content.start,
+            data_at,
         }
     }
 }
@@ -476,7 +529,7 @@ impl FulfillBuilder<'_> {
 /// .build()?;
 /// let decoded = Reject::decode(reject.to_bytes())?;
 /// assert_eq!(decoded.code(), ErrorCode::F02_UNREACHABLE);
-/// assert_eq!(decoded.triggered_by(), Some(&node));
+/// assert_eq!(decoded.triggered_by(), Some(node));
 /// assert_eq!(decoded.message(), "no route found");
 /// # Ok::<(), ilp_packet::DecodeError>(())
 /// ```
@@ -484,9 +537,9 @@ impl FulfillBuilder<'_> {
 pub struct Reject {
     buf: Bytes,
     code: ErrorCode,
-    triggered_by: Option<Address>,
-    message: Bytes,
-    data: Bytes,
+    triggered_by_at: Range<usize>,
+    message_at: Range<usize>,
+    data_at: Range<usize>,
 }
 
 impl Reject {
@@ -495,26 +548,23 @@ impl Reject {
     pub fn decode(buf: Bytes) -> Result<Self, DecodeError> {
         let content = open(&buf, PacketType::Reject)?;
         let body = &buf[..content.end];
-        let mut r = Reader::new(body);
-        r.read_bytes(content.start, "type")?;
+        let mut r = Reader::new(&body[content.start..]);
         let code = ErrorCode::new(r.read_array("code")?)?;
-        let triggered_at = var_octets_range(body, &mut r, "triggeredBy", usize::MAX)?;
-        let triggered_by = if triggered_at.is_empty() {
-            None
-        } else {
-            address::validate(&buf[triggered_at.clone()]).map_err(|e| ("triggeredBy", e))?;
-            Some(Address::from_validated(buf.slice(triggered_at)))
-        };
+        // As for destinations, an over-long address is an `InvalidAddress`.
+        let triggered_by_at = var_octets_range(body, &mut r, "triggeredBy", usize::MAX)?;
+        if !triggered_by_at.is_empty() {
+            address::validate(&body[triggered_by_at.clone()]).map_err(|e| ("triggeredBy", e))?;
+        }
         let message_at = var_octets_range(body, &mut r, "message", MAX_MESSAGE_LEN)?;
-        std::str::from_utf8(&buf[message_at.clone()])
+        std::str::from_utf8(&body[message_at.clone()])
             .map_err(|_| DecodeError::InvalidUtf8("message"))?;
         let data_at = var_octets_range(body, &mut r, "data", MAX_DATA_LEN)?;
         Ok(Self {
-            code,
-            triggered_by,
-            message: buf.slice(message_at),
-            data: buf.slice(data_at),
             buf,
+            code,
+            triggered_by_at,
+            message_at,
+            data_at,
         })
     }
 
@@ -524,23 +574,31 @@ impl Reject {
         self.code
     }
 
-    /// The node that rejected the packet; `None` when the field was empty on the wire.
+    /// The node that rejected the packet (a view of the packet's buffer); `None` when the field
+    /// was empty on the wire.
     #[must_use]
-    pub const fn triggered_by(&self) -> Option<&Address> {
-        self.triggered_by.as_ref()
+    pub fn triggered_by(&self) -> Option<Address> {
+        let at = self.triggered_by_at.clone();
+        (!at.is_empty()).then(|| Address::from_validated(self.buf.slice(at)))
     }
 
     /// The human-readable message.
     #[must_use]
     pub fn message(&self) -> &str {
         // Checked to be UTF-8 when decoded or built.
-        std::str::from_utf8(&self.message).unwrap_or_default()
+        std::str::from_utf8(&self.buf[self.message_at.clone()]).unwrap_or_default()
     }
 
-    /// The data (a view into the packet's buffer).
+    /// The data: a slice of the packet's buffer.
     #[must_use]
-    pub const fn data(&self) -> &Bytes {
-        &self.data
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.data_at.clone()]
+    }
+
+    /// The data as an owned view of the packet's buffer (copies nothing).
+    #[must_use]
+    pub fn data_bytes(&self) -> Bytes {
+        self.buf.slice(self.data_at.clone())
     }
 }
 
@@ -548,9 +606,9 @@ impl fmt::Debug for Reject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reject")
             .field("code", &self.code)
-            .field("triggered_by", &self.triggered_by)
+            .field("triggered_by", &self.triggered_by())
             .field("message", &self.message())
-            .field("data", &HexPreview(&self.data))
+            .field("data", &HexPreview(self.data()))
             .finish()
     }
 }
@@ -569,28 +627,54 @@ pub struct RejectBuilder<'a> {
 }
 
 impl RejectBuilder<'_> {
-    /// Encodes the Reject. Fails only when `message` or `data` exceeds its bound.
-    pub fn build(&self) -> Result<Reject, DecodeError> {
-        check_len("message", self.message.len(), MAX_MESSAGE_LEN)?;
-        check_len("data", self.data.len(), MAX_DATA_LEN)?;
-        let by = self.triggered_by.as_bytes();
-        let content_len = 3
-            + oer::var_octets_len(by.len())
+    fn content_len(&self) -> usize {
+        3 + oer::var_octets_len(self.triggered_by.len())
             + oer::var_octets_len(self.message.len())
-            + oer::var_octets_len(self.data.len());
-        let mut buf = start(PacketType::Reject, content_len);
-        buf.put_slice(self.code.as_bytes());
-        let by_at = put_octets(&mut buf, by);
-        let message_at = put_octets(&mut buf, self.message.as_bytes());
-        let data_at = put_octets(&mut buf, self.data);
-        let buf = buf.freeze();
+            + oer::var_octets_len(self.data.len())
+    }
+
+    /// The size of the encoded packet.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        packet_len(self.content_len())
+    }
+
+    fn check(&self) -> Result<(), DecodeError> {
+        check_len("message", self.message.len(), MAX_MESSAGE_LEN)?;
+        check_len("data", self.data.len(), MAX_DATA_LEN)
+    }
+
+    /// Encodes the Reject into a new buffer. Fails only when `message` or `data` exceeds its
+    /// bound.
+    pub fn build(&self) -> Result<Reject, DecodeError> {
+        self.check()?;
+        let mut buf = BytesMut::with_capacity(self.encoded_len());
+        let [_, triggered_by_at, message_at, data_at] = self.write(&mut buf);
         Ok(Reject {
+            buf: buf.freeze(),
             code: self.code,
-            triggered_by: Some(Address::from_validated(buf.slice(by_at))),
-            message: buf.slice(message_at),
-            data: buf.slice(data_at),
-            buf,
+            triggered_by_at,
+            message_at,
+            data_at,
         })
+    }
+
+    /// Appends the encoded Reject to `buf` (which allocates nothing when `buf` has room).
+    /// Fails only when `message` or `data` exceeds its bound; `buf` is then unchanged.
+    pub fn encode(&self, buf: &mut BytesMut) -> Result<(), DecodeError> {
+        self.check()?;
+        self.write(buf);
+        Ok(())
+    }
+
+    fn write(&self, buf: &mut BytesMut) -> [Range<usize>; 4] {
+        let start = buf.len();
+        let content = put_header(buf, PacketType::Reject, self.content_len());
+        buf.put_slice(self.code.as_bytes());
+        let by_at = put_octets(buf, self.triggered_by.as_bytes());
+        let message_at = put_octets(buf, self.message.as_bytes());
+        let data_at = put_octets(buf, self.data);
+        [content, by_at, message_at, data_at].map(|r| r.start - start..r.end - start)
     }
 }
 
@@ -719,7 +803,7 @@ mod tests {
         );
         let again = Prepare::decode(p.to_bytes()).unwrap();
         assert_eq!((again.amount(), again.expires_at()), (5, Timestamp::MAX));
-        assert_eq!(again.data(), &Bytes::from_static(b"some data"));
+        assert_eq!(again.data(), b"some data");
         assert_eq!(again.destination(), "example.alice");
     }
 
@@ -757,6 +841,65 @@ mod tests {
             Packet::decode(Bytes::new()),
             Err(DecodeError::UnexpectedEnd("type"))
         );
+    }
+
+    #[test]
+    fn builders_encode_into_a_reused_buffer() {
+        let dest = Address::from_static("g.connector");
+        let mut buf = BytesMut::from(&b"frame header:"[..]);
+        let p = PrepareBuilder {
+            amount: 9,
+            expires_at: Timestamp::MAX,
+            execution_condition: Condition::from_bytes([3; 32]),
+            destination: &dest,
+            data: b"xyz",
+        };
+        p.encode(&mut buf).unwrap();
+        let f = FulfillBuilder {
+            fulfillment: Fulfillment::from_bytes([4; 32]),
+            data: b"ok",
+        };
+        f.encode(&mut buf).unwrap();
+        let r = RejectBuilder {
+            code: ErrorCode::T04_INSUFFICIENT_LIQUIDITY,
+            triggered_by: &dest,
+            message: "busy",
+            data: b"",
+        };
+        r.encode(&mut buf).unwrap();
+        let mut expected = b"frame header:".to_vec();
+        for (bytes, len) in [
+            (p.build().unwrap().to_bytes(), p.encoded_len()),
+            (f.build().unwrap().to_bytes(), f.encoded_len()),
+            (r.build().unwrap().to_bytes(), r.encoded_len()),
+        ] {
+            assert_eq!(bytes.len(), len);
+            expected.extend_from_slice(&bytes);
+        }
+        assert_eq!(&buf[..], &expected[..]);
+
+        // A refused packet leaves the buffer as it was.
+        let too_long = vec![0u8; MAX_DATA_LEN + 1];
+        let before = buf.clone();
+        assert!(FulfillBuilder {
+            data: &too_long,
+            ..f
+        }
+        .encode(&mut buf)
+        .is_err());
+        assert!(PrepareBuilder {
+            data: &too_long,
+            ..p
+        }
+        .encode(&mut buf)
+        .is_err());
+        assert!(RejectBuilder {
+            data: &too_long,
+            ..r
+        }
+        .encode(&mut buf)
+        .is_err());
+        assert_eq!(buf, before);
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl From<&Prepare> for Json {
             expires_at: p.expires_at(),
             execution_condition: p.execution_condition(),
             destination: p.destination().clone(),
-            data: p.data().clone(),
+            data: p.data_bytes(),
         })
     }
 }
@@ -108,7 +108,7 @@ impl From<&Fulfill> for Json {
     fn from(p: &Fulfill) -> Self {
         Self::Fulfill(FulfillJson {
             fulfillment: p.fulfillment(),
-            data: p.data().clone(),
+            data: p.data_bytes(),
         })
     }
 }
@@ -119,7 +119,7 @@ impl From<&Reject> for Json {
             code: p.code(),
             triggered_by: p.triggered_by().map(|a| a.to_string()).unwrap_or_default(),
             message: p.message().to_owned(),
-            data: p.data().clone(),
+            data: p.data_bytes(),
         })
     }
 }

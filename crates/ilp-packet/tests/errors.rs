@@ -277,7 +277,7 @@ fn decode_reject_with_invalid_triggered_by_is_rejected() {
     }
     let longest = format!("g.{}", "a".repeat(1021));
     let reject = decode_reject(&reject_content(b"F00", longest.as_bytes(), b"", b"")).unwrap();
-    assert_eq!(reject.triggered_by().map(Address::len), Some(1023));
+    assert_eq!(reject.triggered_by().as_ref().map(Address::len), Some(1023));
 }
 
 /// RFC 0015: an address is at most 1023 bytes; a longer triggeredBy is an invalid address, like

@@ -95,7 +95,7 @@ fn rebuild(packet: &Packet) -> Packet {
         .map(Packet::from),
         Packet::Reject(p) => RejectBuilder {
             code: p.code(),
-            triggered_by: p.triggered_by().expect("built rejects have triggeredBy"),
+            triggered_by: &p.triggered_by().expect("built rejects have triggeredBy"),
             message: p.message(),
             data: p.data(),
         }
@@ -264,7 +264,7 @@ proptest! {
         let mut data = BytesMut::new();
         response.encode_data(&mut data);
         prop_assert_eq!(data.len(), response.data_len());
-        prop_assert_eq!(&data[..], &fulfill.data()[..]);
+        prop_assert_eq!(&data[..], fulfill.data());
 
         let request = ildcp::Request { expires_at };
         let prepare = request.to_prepare();

@@ -272,7 +272,7 @@ fn packet_fields(packet: &Packet) -> Value {
         Packet::Reject(p) => json!({
             "type": "reject",
             "code": p.code().as_str(),
-            "triggeredBy": p.triggered_by().map_or("", Address::as_str),
+            "triggeredBy": p.triggered_by().as_ref().map_or("", Address::as_str),
             "message": p.message(),
             "data": hex(p.data()),
         }),
@@ -474,7 +474,7 @@ fn check_ildcp(v: &Value, input: &[u8]) -> Check {
             )?;
             same(
                 "response data",
-                &ildcp::Response::decode_data(fulfill.data()),
+                &ildcp::Response::decode_data(&fulfill.data_bytes()),
                 &Ok(expected.clone()),
             )?;
             same("data_len", &expected.data_len(), &fulfill.data().len())?;
@@ -597,7 +597,7 @@ fn check_ccp(v: &Value, input: &[u8]) -> Check {
             let prepare = Prepare::decode(bytes.clone()).map_err(|e| format!("{e:?}"))?;
             same(
                 "payload",
-                &RouteUpdateRequest::decode_data(prepare.data()),
+                &RouteUpdateRequest::decode_data(&prepare.data_bytes()),
                 &Ok(expected.clone()),
             )?;
             same("data_len", &expected.data_len(), &prepare.data().len())?;
