@@ -659,6 +659,32 @@ impl RejectBuilder<'_> {
         })
     }
 
+    /// Encodes the Reject, cutting an over-long `message` (at a character boundary) to
+    /// [`MAX_MESSAGE_LEN`] bytes and `data` to [`MAX_DATA_LEN`] bytes. Never fails: for a node
+    /// that must answer with a Reject whatever text it has.
+    #[must_use]
+    pub fn build_lossy(&self) -> Reject {
+        let mut end = self.message.len().min(MAX_MESSAGE_LEN);
+        while !self.message.is_char_boundary(end) {
+            end -= 1;
+        }
+        let data = &self.data[..self.data.len().min(MAX_DATA_LEN)];
+        let fitted = RejectBuilder {
+            message: &self.message[..end],
+            data,
+            ..*self
+        };
+        let mut buf = BytesMut::with_capacity(fitted.encoded_len());
+        let [_, triggered_by_at, message_at, data_at] = fitted.write(&mut buf);
+        Reject {
+            buf: buf.freeze(),
+            code: self.code,
+            triggered_by_at,
+            message_at,
+            data_at,
+        }
+    }
+
     /// Appends the encoded Reject to `buf` (which allocates nothing when `buf` has room).
     /// Fails only when `message` or `data` exceeds its bound; `buf` is then unchanged.
     pub fn encode(&self, buf: &mut BytesMut) -> Result<(), DecodeError> {
@@ -900,6 +926,30 @@ mod tests {
         .encode(&mut buf)
         .is_err());
         assert_eq!(buf, before);
+    }
+
+    #[test]
+    fn build_lossy_cuts_to_the_bounds() {
+        let by = Address::from_static("g.node");
+        let message = format!("{}é", "x".repeat(MAX_MESSAGE_LEN - 1));
+        let data = vec![7u8; MAX_DATA_LEN + 5];
+        let r = RejectBuilder {
+            code: ErrorCode::T00_INTERNAL_ERROR,
+            triggered_by: &by,
+            message: &message,
+            data: &data,
+        }
+        .build_lossy();
+        assert_eq!(r.message(), &message[..MAX_MESSAGE_LEN - 1]);
+        assert_eq!(r.data().len(), MAX_DATA_LEN);
+        assert_eq!(Reject::decode(r.to_bytes()), Ok(r.clone()));
+        let short = RejectBuilder {
+            code: ErrorCode::T00_INTERNAL_ERROR,
+            triggered_by: &by,
+            message: "m",
+            data: b"d",
+        };
+        assert_eq!(short.build_lossy(), short.build().unwrap());
     }
 
     #[test]

@@ -1,0 +1,1 @@
+//! JWT HS256 (work in progress in this commit).

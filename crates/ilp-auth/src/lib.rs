@@ -1,0 +1,4 @@
+//! Authenticators for Interledger transports (work in progress in this commit).
+#![forbid(unsafe_code)]
+
+pub mod jwt;
