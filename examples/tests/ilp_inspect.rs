@@ -119,3 +119,39 @@ fn usage_errors_exit_2() {
     let help = run(&["--help"], "");
     assert!(help.status.success() && stdout(&help).starts_with("usage: ilp-inspect"));
 }
+
+/// The Prepare in a BTP Message (WIRE.md vectors: "ILP Prepare carried in Message").
+const BTP_MESSAGE: &str = "06000000074a010103696c7000420c40000000000000000a323032303031303130303030303030303066687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f292505672e626f6200";
+/// The F00 Error an ilp-plugin-btp server sends on a bad auth_token.
+const BTP_ERROR: &str = "02123456783d463030104e6f7441636365707465644572726f721332303138303833313032353332342e3839395a12696e76616c696420617574685f746f6b656e0100";
+
+#[test]
+fn decode_as_btp_shows_the_frame_and_its_ilp_packet() {
+    let out = run(&["decode", "--as", "btp", BTP_MESSAGE], "");
+    assert!(out.status.success());
+    let json = stdout(&out);
+    assert!(
+        json.starts_with(r#"{"type":"message","requestId":7,"protocolData":[{"name":"ilp","contentType":0,"data":"0c40"#),
+        "{json}"
+    );
+    assert!(
+        json.contains(r#""packet":{"type":"prepare","amount":"10","#),
+        "{json}"
+    );
+    let json = stdout(&run(&["decode", "--as", "btp", BTP_ERROR], ""));
+    assert_eq!(
+        json,
+        "{\"type\":\"error\",\"requestId\":305419896,\"code\":\"F00\",\"name\":\"NotAcceptedError\",\"triggeredAt\":\"2018-08-31T02:53:24.899Z\",\"data\":\"696e76616c696420617574685f746f6b656e\",\"protocolData\":[]}\n"
+    );
+    // encode accepts the printed JSON back (the `packet` field is output only).
+    for hex in [BTP_MESSAGE, BTP_ERROR] {
+        let json = stdout(&run(&["decode", "--as", "btp", hex], ""));
+        assert_eq!(stdout(&run(&["encode"], &json)), format!("{hex}\n"));
+    }
+    let out = run(&["decode", "--as", "btp", "0300000007020100"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "error: BTP 1.0 frame type 3 is not used in BTP 2.0\n"
+    );
+}

@@ -11,24 +11,36 @@
 //! line (`{"error":"..."}` for a line that does not decode). `encode` reads one JSON object per
 //! line and prints one hex line each (or an error line). Besides `prepare`, `fulfill` and
 //! `reject`, the JSON `type` can be `ildcp-request`, `ildcp-response`, `ccp-control` or
-//! `ccp-update`.
+//! `ccp-update`; a BTP frame (`decode --as btp`) is a `response`, `error`, `message` or
+//! `transfer` with a `requestId`.
 use std::error::Error;
 use std::io::{self, BufRead, Write};
 
+use ilp_btp::Frame;
 use ilp_packet::{Message, MessageKind};
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
-const USAGE: &str = "usage: ilp-inspect decode [--as ilp|ildcp|ccp-control|ccp-update] [HEX]
+const USAGE: &str = "usage: ilp-inspect decode [--as ilp|btp|ildcp|ccp-control|ccp-update] [HEX]
        ilp-inspect encode    (reads JSON objects, one per line, from stdin)";
 
-fn decode(kind: MessageKind, hex: &str) -> Res<String> {
-    let message = Message::decode_as(kind, hex::decode(hex.trim())?.into())?;
-    Ok(serde_json::to_string(&message)?)
+/// An ILP message kind, or `None` for a BTP frame.
+fn decode(kind: Option<MessageKind>, hex: &str) -> Res<String> {
+    let bytes = hex::decode(hex.trim())?.into();
+    Ok(match kind {
+        Some(kind) => serde_json::to_string(&Message::decode_as(kind, bytes)?)?,
+        None => serde_json::to_string(&Frame::decode(bytes)?)?,
+    })
 }
 
 fn encode(json: &str) -> Res<String> {
-    let message: Message = serde_json::from_str(json)?;
+    let value: serde_json::Value = serde_json::from_str(json)?;
+    if value.get("requestId").is_some() {
+        return Ok(hex::encode(
+            serde_json::from_value::<Frame>(value)?.as_bytes(),
+        ));
+    }
+    let message: Message = serde_json::from_value(value)?;
     Ok(hex::encode(message.to_bytes()?))
 }
 
@@ -52,12 +64,15 @@ fn fail(message: &str, code: i32) -> ! {
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (kind, rest) = match args.get(1..).unwrap_or_default() {
+        [flag, kind, rest @ ..] if flag == "--as" && kind == "btp" => (None, rest),
         [flag, kind, rest @ ..] if flag == "--as" => (
-            kind.parse()
-                .unwrap_or_else(|e| fail(&format!("error: {e}"), 2)),
+            Some(
+                kind.parse()
+                    .unwrap_or_else(|e| fail(&format!("error: {e}"), 2)),
+            ),
             rest,
         ),
-        rest => (MessageKind::Ilp, rest),
+        rest => (Some(MessageKind::Ilp), rest),
     };
     match (args.first().map(String::as_str), rest) {
         (Some("decode"), [hex]) => match decode(kind, hex) {
