@@ -1,8 +1,10 @@
-//! The Bilateral Transfer Protocol 2.0 ([RFC 0023]) frame codec: strict, zero-copy, no I/O.
+//! The Bilateral Transfer Protocol 2.0 ([RFC 0023]): frame codec and sans-IO session.
 //!
 //! BTP carries ILP packets (and authentication, settlement messages and transfers) between two
-//! peers over a WebSocket, one [`Frame`] per binary message. This crate reads and writes those
-//! frames; it never panics on any input and has no `unsafe` code.
+//! peers over a WebSocket, one [`Frame`] per binary message. [`Frame`] reads and writes those
+//! frames (strict, zero-copy, never panics on any input); [`Session`] is the protocol state
+//! machine of one connection, client or server, with no sockets and no clock of its own: feed
+//! it frames and time, and take frames to write and events out. No `unsafe` code.
 //!
 //! # Example
 //!
@@ -90,3 +92,6 @@ pub use protocol_data::{ContentType, ProtocolData, ProtocolEntry};
 
 /// `Result` with this crate's [`DecodeError`].
 pub type Result<T, E = DecodeError> = std::result::Result<T, E>;
+
+mod session;
+pub use session::{AuthToken, CloseReason, Event, RequestId, Session, SessionConfig, SessionError};
