@@ -67,6 +67,11 @@
 //!
 //! # Features
 //!
+//! - `tokio` (default): [`ws`], the WebSocket adapters on tokio and tokio-tungstenite: a
+//!   [`ws::BtpServer`] (accounts from the URL path or `auth_username`, checked by an
+//!   `ilp_core::Authenticator`; a second connection for an account replaces the first), a
+//!   [`ws::BtpClient`] (`btp+ws://user:token@host:port/path`, reconnects with backoff,
+//!   re-authenticating), and the connection loop [`ws::drive`] they share.
 //! - `serde`: the JSON form of [`Frame`] used by `ilp-inspect --as btp` (`type`, `requestId`,
 //!   `protocolData` entries with `name`, `contentType`, hex `data` and, for a decodable `ilp`
 //!   entry, the `packet` in the `ilp-packet` JSON form; Errors add `code`, `name`,
@@ -95,3 +100,6 @@ pub type Result<T, E = DecodeError> = std::result::Result<T, E>;
 
 mod session;
 pub use session::{AuthToken, CloseReason, Event, RequestId, Session, SessionConfig, SessionError};
+
+#[cfg(feature = "tokio")]
+pub mod ws;

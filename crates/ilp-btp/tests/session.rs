@@ -1,7 +1,11 @@
 //! The sans-IO BTP session: a client and a server driven against each other in memory (quinn's
-//! `Pair`), and hand-made frames fed to one side.
+//! `Pair`), and hand-made frames fed to one side. The log test is in `session_logs.rs`, alone in
+//! its binary: tracing caches per call site whether anyone listens, and tests running in
+//! parallel without a subscriber would switch its events off.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+mod session_common;
+
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -9,157 +13,10 @@ use ilp_btp::{
     Body, CloseReason, ContentType, ErrorCode as BtpErrorCode, Event, Frame, FrameType,
     ProtocolData, ProtocolEntry, RequestId, Session, SessionConfig, SessionError,
 };
-use ilp_core::{
-    reject, test_condition, test_fulfillment, Clock, IlpResult, ManualClock, Principal,
-};
-use ilp_packet::{
-    Address, ErrorCode, Fulfill, FulfillBuilder, Packet, Prepare, PrepareBuilder, Timestamp,
-};
+use ilp_core::{reject, Clock, IlpResult, ManualClock};
+use ilp_packet::{Address, ErrorCode, Packet, Prepare};
 use proptest::prelude::*;
-
-const USER: &str = "alice";
-const TOKEN: &str = "s3cret-token-123";
-
-fn node() -> Address {
-    Address::from_static("test.node")
-}
-
-fn clock() -> ManualClock {
-    ManualClock::new("2030-01-01T00:00:00.000Z".parse().unwrap())
-}
-
-fn config(clock: &ManualClock, seed: u64) -> SessionConfig {
-    SessionConfig::default()
-        .with_node_address(node())
-        .with_clock(clock.clone())
-        .with_rng_seed(seed)
-}
-
-fn prepare_at(expires_at: Timestamp, data: &[u8]) -> Prepare {
-    PrepareBuilder {
-        amount: 10,
-        expires_at,
-        execution_condition: test_condition(data),
-        destination: &Address::from_static("test.bob"),
-        data,
-    }
-    .build()
-    .unwrap()
-}
-
-fn fulfill_for(prepare: &Prepare) -> Fulfill {
-    FulfillBuilder {
-        fulfillment: test_fulfillment(prepare.data()),
-        data: prepare.data(),
-    }
-    .build()
-    .unwrap()
-}
-
-fn principal() -> Principal {
-    Principal::account(USER.parse().unwrap())
-}
-
-fn drain(session: &mut Session) -> Vec<Event> {
-    std::iter::from_fn(|| session.poll_event()).collect()
-}
-
-fn transmits(session: &mut Session) -> Vec<Bytes> {
-    std::iter::from_fn(|| session.poll_transmit()).collect()
-}
-
-fn decode(bytes: &Bytes) -> Frame {
-    Frame::decode(bytes.clone()).unwrap()
-}
-
-fn ilp_of(frame: &Frame) -> Packet {
-    Packet::decode(frame.ilp().expect("an ilp entry").clone()).unwrap()
-}
-
-/// A client and a server wired back to back, with a shared fake clock.
-struct Pair {
-    client: Session,
-    server: Session,
-    now: Instant,
-    clock: ManualClock,
-    client_events: VecDeque<Event>,
-    server_events: VecDeque<Event>,
-}
-
-impl Pair {
-    fn with_configs(
-        client: impl FnOnce(SessionConfig) -> SessionConfig,
-        server: impl FnOnce(SessionConfig) -> SessionConfig,
-    ) -> Self {
-        let clock = clock();
-        let now = Instant::now();
-        Self {
-            client: Session::client(client(config(&clock, 1)), USER, TOKEN, now).unwrap(),
-            server: Session::server(server(config(&clock, 2)), now),
-            now,
-            clock,
-            client_events: VecDeque::new(),
-            server_events: VecDeque::new(),
-        }
-    }
-
-    fn new() -> Self {
-        Self::with_configs(|c| c, |c| c)
-    }
-
-    /// Authenticated both ways.
-    fn connected() -> Self {
-        Self::connected_with(|c| c, |c| c)
-    }
-
-    fn connected_with(
-        client: impl FnOnce(SessionConfig) -> SessionConfig,
-        server: impl FnOnce(SessionConfig) -> SessionConfig,
-    ) -> Self {
-        let mut pair = Self::with_configs(client, server);
-        pair.drive();
-        let Some(Event::AuthRequested { .. }) = pair.server_events.pop_front() else {
-            panic!("no AuthRequested");
-        };
-        pair.server.accept(principal()).unwrap();
-        pair.drive();
-        assert_eq!(pair.client_events.pop_front(), Some(Event::Authenticated));
-        assert!(pair.client.is_authenticated() && pair.server.is_authenticated());
-        pair
-    }
-
-    /// Moves frames both ways until neither side has anything to write; collects events.
-    fn drive(&mut self) {
-        loop {
-            let mut moved = false;
-            while let Some(bytes) = self.client.poll_transmit() {
-                self.server.handle_frame(bytes, self.now);
-                moved = true;
-            }
-            while let Some(bytes) = self.server.poll_transmit() {
-                self.client.handle_frame(bytes, self.now);
-                moved = true;
-            }
-            self.client_events.extend(drain(&mut self.client));
-            self.server_events.extend(drain(&mut self.server));
-            if !moved {
-                break;
-            }
-        }
-    }
-
-    fn advance(&mut self, by: Duration) {
-        self.now += by;
-        self.clock.advance(by);
-        self.client.handle_timeout(self.now);
-        self.server.handle_timeout(self.now);
-        self.drive();
-    }
-
-    fn prepare(&self, expires_in: Duration, data: &[u8]) -> Prepare {
-        prepare_at(self.clock.now().checked_add(expires_in).unwrap(), data)
-    }
-}
+use session_common::*;
 
 // -------------------------------------------------------------------------------------------
 // Authentication
@@ -1139,79 +996,6 @@ fn incoming_beyond_max_in_flight_is_answered_t05_at_once() {
     let p = prepare_at(exp, b"dup");
     server.handle_frame(Frame::ilp_message(1, &p).unwrap().to_bytes(), now);
     assert_eq!((server.poll_event(), server.poll_transmit()), (None, None));
-}
-
-// -------------------------------------------------------------------------------------------
-// Logs
-
-mod capture {
-    use std::fmt::Write as _;
-    use std::sync::{Arc, Mutex};
-
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Metadata, Subscriber};
-
-    /// Writes every event's fields, formatted, into a shared string.
-    #[derive(Clone, Default)]
-    pub(crate) struct Capture(pub(crate) Arc<Mutex<String>>);
-
-    struct Fields<'a>(&'a mut String);
-
-    impl Visit for Fields<'_> {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            let _ = write!(self.0, "{}={:?} ", field.name(), value);
-        }
-    }
-
-    impl Subscriber for Capture {
-        fn enabled(&self, _: &Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, span: &Attributes<'_>) -> Id {
-            let mut out = self.0.lock().unwrap();
-            span.record(&mut Fields(&mut out));
-            Id::from_u64(1)
-        }
-        fn record(&self, _: &Id, values: &Record<'_>) {
-            values.record(&mut Fields(&mut self.0.lock().unwrap()));
-        }
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, event: &Event<'_>) {
-            let mut out = self.0.lock().unwrap();
-            event.record(&mut Fields(&mut out));
-            out.push('\n');
-        }
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
-    }
-}
-
-#[test]
-fn debug_logs_never_contain_the_token() {
-    let capture = capture::Capture::default();
-    tracing::subscriber::with_default(capture.clone(), || {
-        let mut pair = Pair::connected();
-        let p = pair.prepare(Duration::from_secs(30), b"x");
-        pair.client.send_prepare(p, pair.now).unwrap();
-        pair.drive();
-        let Some(Event::Request { id, prepare }) = pair.server_events.pop_front() else {
-            panic!()
-        };
-        pair.server.respond(id, Ok(fulfill_for(&prepare))).unwrap();
-        pair.drive();
-        // A refused authentication too.
-        let mut other = Pair::new();
-        other.drive();
-        other.server.reject_auth("invalid auth_token").unwrap();
-        other.drive();
-        // And the events' Debug.
-        let _ = format!("{:?}", other.server_events);
-    });
-    let logs = capture.0.lock().unwrap();
-    assert!(logs.contains("auth requested"), "{logs}");
-    assert!(logs.contains("username=\"alice\""), "{logs}");
-    assert!(!logs.contains(TOKEN), "{logs}");
 }
 
 // -------------------------------------------------------------------------------------------

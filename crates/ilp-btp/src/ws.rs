@@ -1,0 +1,97 @@
+//! BTP over WebSocket on tokio: [`BtpServer`], [`BtpClient`] and the connection loop
+//! [`drive`] that both use (feature `tokio`, on by default).
+//!
+//! - [`BtpServer`] accepts WebSocket upgrades, authenticates each client through an
+//!   [`Authenticator`](ilp_core::Authenticator), hands incoming Prepares to a
+//!   [`PacketHandler`](ilp_core::PacketHandler), and gives the embedder an [`Connection`] per
+//!   connected account to send Prepares down to it.
+//! - [`BtpClient`] connects to a `btp+ws://user:token@host:port/path` URL, authenticates as
+//!   ilp-plugin-btp does, reconnects with backoff, and is itself a `PacketHandler` for outgoing
+//!   Prepares.
+//! - [`drive`] runs one [`Session`](crate::Session) over any `Stream + Sink` of
+//!   [`tungstenite::Message`]s, for embedders with their own WebSocket setup.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ilp_auth::{AccountAuthenticator, MemoryStore, NodeKey};
+//! use ilp_btp::ws::{BtpClient, BtpServer, ClientConfig, ServerConfig};
+//! use ilp_core::{PacketHandler, TestReceiver};
+//! use ilp_packet::Address;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = AccountAuthenticator::new(NodeKey::from_bytes(&[7; 32])?, Arc::new(MemoryStore::new()));
+//! auth.add_account("alice".parse()?).await?;
+//! auth.add_token(&"alice".parse()?, "s3cret", None).await?;
+//! let receiver = TestReceiver::new(Address::from_static("example.server"));
+//! let server = BtpServer::bind("127.0.0.1:0".parse()?, Arc::new(auth), receiver, ServerConfig::default()).await?;
+//!
+//! let url = format!("btp+ws://alice:s3cret@{}/accounts/alice/ilp/btp", server.local_addr());
+//! let incoming = TestReceiver::new(Address::from_static("example.client"));
+//! let client = BtpClient::connect(&url, incoming, ClientConfig::default()).await?;
+//! // client.handle(request).await sends a Prepare to the server.
+//! client.close().await;
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod driver;
+mod server;
+mod url;
+
+pub use client::{BtpClient, ClientConfig};
+pub use driver::{drive, Connection, DriveConfig};
+pub use server::{BtpServer, ServerConfig};
+pub use url::BtpUrl;
+
+use crate::CloseReason;
+
+/// Why a WebSocket server or client could not start or connect.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL is not a `btp+ws://`, `ws://`, `btp+wss://` or `wss://` URL with a host.
+    /// Remedy: write it as `btp+ws://user:token@host:port/path`.
+    #[error("invalid BTP URL: {0}")]
+    InvalidUrl(&'static str),
+    /// Binding, accepting or connecting failed. Remedy: check the address and the network.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The WebSocket handshake failed (or `wss` was asked for without TLS support). Remedy:
+    /// check that the URL points at a BTP WebSocket endpoint.
+    #[error("WebSocket handshake failed: {0}")]
+    Handshake(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The server refused the credentials (BTP Error `F00`). Remedy: check username and token.
+    #[error("authentication refused: {reason}")]
+    AuthRejected {
+        /// The server's reason, as text.
+        reason: String,
+    },
+    /// The connection or handshake did not complete in time. Remedy: check that the server
+    /// is up and speaks BTP 2.0.
+    #[error("timed out")]
+    Timeout,
+    /// The connection closed before authentication completed. Remedy: retry; see the reason.
+    #[error("connection closed: {0}")]
+    Closed(CloseReason),
+}
+
+/// `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<CloseReason> for Error {
+    fn from(reason: CloseReason) -> Self {
+        match reason {
+            CloseReason::AuthRejected { reason } => Self::AuthRejected { reason },
+            CloseReason::AuthTimeout => Self::Timeout,
+            other => Self::Closed(other),
+        }
+    }
+}
+
+/// The WebSocket limits used on both sides: a message holds one BTP frame at most.
+fn ws_config() -> tungstenite::protocol::WebSocketConfig {
+    tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(crate::MAX_FRAME_LEN + 1024))
+        .max_frame_size(Some(crate::MAX_FRAME_LEN + 1024))
+}

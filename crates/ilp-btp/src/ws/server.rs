@@ -1,0 +1,360 @@
+//! [`BtpServer`]: accepts BTP clients over WebSocket.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use ilp_core::{AccountId, Authenticator, PacketHandler};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::{debug, info, warn};
+use tungstenite::handshake::server::{Request, Response};
+
+use super::driver::{start, Connection, DriveConfig};
+use super::{ws_config, Error};
+use crate::{Session, SessionConfig};
+
+/// What a client replaced by a newer connection for the same account is told (in the
+/// WebSocket Close frame), in ilp-plugin-btp's words.
+pub(crate) const REPLACED: &str =
+    "This connection has been ended because the user has opened a new connection";
+
+/// Settings of a [`BtpServer`]. Pub fields, [`Default`] and by-value `with_*` setters.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Each connection's session settings (auth timeout, in-flight limit, node address, ...).
+    pub session: SessionConfig,
+    /// The most connections open at once (default 10 000); more are closed at once.
+    pub max_connections: usize,
+    /// How long the WebSocket upgrade may take (default 10 s).
+    pub handshake_timeout: Duration,
+    /// How long [`BtpServer::shutdown`] waits for requests in flight (default 30 s).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            session: SessionConfig::default(),
+            max_connections: 10_000,
+            handshake_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Sets [`session`](Self::session).
+    #[must_use]
+    pub fn with_session(mut self, session: SessionConfig) -> Self {
+        self.session = session;
+        self
+    }
+
+    /// Sets [`max_connections`](Self::max_connections).
+    #[must_use]
+    pub const fn with_max_connections(mut self, max_connections: usize) -> Self {
+        self.max_connections = max_connections;
+        self
+    }
+
+    /// Sets [`handshake_timeout`](Self::handshake_timeout).
+    #[must_use]
+    pub const fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets [`shutdown_timeout`](Self::shutdown_timeout).
+    #[must_use]
+    pub const fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+}
+
+struct Shared {
+    authenticator: Arc<dyn Authenticator>,
+    handler: Arc<dyn PacketHandler>,
+    config: ServerConfig,
+    accounts: Mutex<HashMap<AccountId, Connection>>,
+    /// Bumped on every change of `accounts`.
+    changes: watch::Sender<u64>,
+}
+
+impl Shared {
+    fn accounts(&self) -> std::sync::MutexGuard<'_, HashMap<AccountId, Connection>> {
+        self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A BTP server: accepts WebSocket upgrades on `/accounts/{name}/ilp/btp` (the account named
+/// by the path, as interledger-rs) or on any other path (the account named by the client's
+/// `auth_username`, as ilp-plugin-btp; with neither, the token alone names it).
+///
+/// - Each client authenticates through the [`Authenticator`] with
+///   `Credentials::UsernameToken { username, token }` (`Credentials::Bearer` with no account
+///   when no name is given); an `auth_username` that differs from the path's account is
+///   refused. A refused client gets an Error `F00 NotAcceptedError` and is closed.
+/// - Prepares from a client go to the handler as `Request { from: principal, prepare }`,
+///   each in its own task.
+/// - [`account`](Self::account) gives the [`Connection`] of a connected account, to send
+///   Prepares down to it. A second connection for the same account replaces the first, which
+///   is closed with a WebSocket Close frame (code 1008) saying why.
+/// - Dropping the server stops it at once (connections are dropped, as if the process died);
+///   [`shutdown`](Self::shutdown) stops it gracefully.
+pub struct BtpServer {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for BtpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BtpServer")
+            .field("local_addr", &self.local_addr)
+            .field("accounts", &self.shared.accounts().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BtpServer {
+    /// Binds `addr` and starts accepting clients (on the current tokio runtime).
+    pub async fn bind(
+        addr: SocketAddr,
+        authenticator: Arc<dyn Authenticator>,
+        handler: impl PacketHandler + 'static,
+        config: ServerConfig,
+    ) -> Result<Self, Error> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self::from_listener(
+            listener,
+            authenticator,
+            handler,
+            config,
+        )?)
+    }
+
+    /// Starts accepting clients on a bound listener.
+    pub fn from_listener(
+        listener: TcpListener,
+        authenticator: Arc<dyn Authenticator>,
+        handler: impl PacketHandler + 'static,
+        config: ServerConfig,
+    ) -> std::io::Result<Self> {
+        let local_addr = listener.local_addr()?;
+        let (changes, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            authenticator,
+            handler: Arc::new(handler),
+            config,
+            accounts: Mutex::new(HashMap::new()),
+            changes,
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), stop_rx));
+        info!(%local_addr, "btp server listening");
+        Ok(Self {
+            local_addr,
+            shared,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// The address the server listens on.
+    #[must_use]
+    pub const fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The connection of `account`, when it is connected and authenticated. It is a
+    /// [`PacketHandler`]: Prepares given to it go down to that client.
+    #[must_use]
+    pub fn account(&self, account: &AccountId) -> Option<Connection> {
+        self.shared
+            .accounts()
+            .get(account)
+            .filter(|c| !c.is_closed())
+            .cloned()
+    }
+
+    /// The accounts connected now.
+    #[must_use]
+    pub fn accounts(&self) -> Vec<AccountId> {
+        self.shared.accounts().keys().cloned().collect()
+    }
+
+    /// Waits until `account` is connected (or returns its connection at once), and returns
+    /// its connection.
+    pub async fn wait_for_account(&self, account: &AccountId) -> Connection {
+        let mut changes = self.shared.changes.subscribe();
+        loop {
+            if let Some(c) = self.account(account) {
+                return c;
+            }
+            if changes.changed().await.is_err() {
+                // Unreachable while `self` holds the sender; wait forever, like a pending future.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Stops gracefully: stops accepting, lets the requests in flight on every connection be
+    /// answered (new Prepares get `T01`), then closes each connection (WebSocket Close 1001),
+    /// waiting at most [`ServerConfig::shutdown_timeout`].
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for BtpServer {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let permits = Arc::new(Semaphore::new(shared.config.max_connections));
+    let mut tasks = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, addr)) => {
+                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                        warn!(%addr, max = shared.config.max_connections, "btp: too many connections, refused");
+                        continue;
+                    };
+                    let shared = Arc::clone(&shared);
+                    let stop = stop.clone();
+                    tasks.spawn(async move {
+                        serve(tcp, addr, &shared, stop).await;
+                        drop(permit);
+                    });
+                }
+                Err(error) => {
+                    warn!(%error, "btp: accept failed");
+                    // Out of file descriptors and the like: do not spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = tasks.join_next() => {}
+            _ = stop.changed() => break,
+        }
+    }
+    drop(listener);
+    info!(connections = tasks.len(), "btp server shutting down");
+    let drained = tokio::time::timeout(shared.config.shutdown_timeout, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!("btp server: shutdown timed out, closing the remaining connections");
+        tasks.shutdown().await;
+    }
+}
+
+/// The account named by `/accounts/{name}/ilp/btp`.
+fn path_account(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/accounts/")?;
+    let name = rest.strip_suffix("/ilp/btp")?;
+    (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
+}
+
+async fn serve(
+    tcp: TcpStream,
+    addr: SocketAddr,
+    shared: &Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let mut path = None;
+    #[allow(clippy::result_large_err)] // the closure's signature is tungstenite's
+    let callback = |request: &Request, response: Response| {
+        path = path_account(request.uri().path());
+        Ok(response)
+    };
+    let handshake =
+        tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(ws_config()));
+    let ws = match tokio::time::timeout(shared.config.handshake_timeout, handshake).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(error)) => {
+            debug!(%addr, %error, "btp: WebSocket handshake failed");
+            return;
+        }
+        Err(_) => {
+            debug!(%addr, "btp: WebSocket handshake timed out");
+            return;
+        }
+    };
+    let session = Session::server(shared.config.session.clone(), std::time::Instant::now());
+    let mut config = DriveConfig::default()
+        .with_authenticator(Arc::clone(&shared.authenticator))
+        .with_peer_addr(addr);
+    config.path_account = path;
+    let (connection, run) = start(ws, session, Arc::clone(&shared.handler), config);
+    tokio::pin!(run);
+    let mut registered: Option<AccountId> = None;
+    let mut ready = std::pin::pin!(connection.ready());
+    let mut waiting_ready = true;
+    let mut stopping = *stop.borrow();
+    if stopping {
+        connection.drain();
+    }
+    loop {
+        tokio::select! {
+            _reason = &mut run => break,
+            result = &mut ready, if waiting_ready => {
+                waiting_ready = false;
+                if let Ok(Some(principal)) = result {
+                    let account = principal.account.clone();
+                    let old = shared.accounts().insert(account.clone(), connection.clone());
+                    if let Some(old) = old {
+                        info!(%account, "btp: new connection replaces the old one");
+                        old.close_with(Some(REPLACED.to_owned()));
+                    }
+                    shared.changes.send_modify(|n| *n += 1);
+                    registered = Some(account);
+                }
+            }
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                connection.drain();
+            }
+        }
+    }
+    if let Some(account) = registered {
+        let mut accounts = shared.accounts();
+        if accounts.get(&account).is_some_and(|c| c.same(&connection)) {
+            accounts.remove(&account);
+            drop(accounts);
+            shared.changes.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_account;
+
+    #[test]
+    fn account_comes_from_the_interledger_rs_path() {
+        assert_eq!(
+            path_account("/accounts/alice/ilp/btp").as_deref(),
+            Some("alice")
+        );
+        assert_eq!(path_account("/accounts//ilp/btp"), None);
+        assert_eq!(path_account("/accounts/a/b/ilp/btp"), None);
+        assert_eq!(path_account("/"), None);
+    }
+}
