@@ -72,6 +72,11 @@
 //!   `ilp_core::Authenticator`; a second connection for an account replaces the first), a
 //!   [`ws::BtpClient`] (`btp+ws://user:token@host:port/path`, reconnects with backoff,
 //!   re-authenticating), and the connection loop [`ws::drive`] they share.
+//! - `rustls` (off by default; implies `tokio`): TLS through rustls (its `ring` provider). The
+//!   client connects to `btp+wss://` URLs, trusting Mozilla's roots (webpki-roots) or the
+//!   roots given with `ws::ClientConfig::with_tls`; the server serves TLS with the certificate
+//!   given with `ws::ServerConfig::with_tls`. Without it, `btp+wss://` fails with
+//!   [`ws::Error::TlsUnavailable`].
 //! - `serde`: the JSON form of [`Frame`] used by `ilp-inspect --as btp` (`type`, `requestId`,
 //!   `protocolData` entries with `name`, `contentType`, hex `data` and, for a decodable `ilp`
 //!   entry, the `packet` in the `ilp-packet` JSON form; Errors add `code`, `name`,

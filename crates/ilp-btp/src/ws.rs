@@ -8,6 +8,10 @@
 //! - [`BtpClient`] connects to a `btp+ws://user:token@host:port/path` URL, authenticates as
 //!   ilp-plugin-btp does, reconnects with backoff, and is itself a `PacketHandler` for outgoing
 //!   Prepares.
+//! - With the `rustls` feature, [`BtpClient`] also connects to `btp+wss://` URLs (trusting
+//!   Mozilla's roots, or the roots given with `ClientConfig::with_tls`), and [`BtpServer`]
+//!   serves TLS when given a certificate with `ServerConfig::with_tls`. Without it, a
+//!   `btp+wss://` URL fails with [`Error::TlsUnavailable`].
 //! - [`drive`] runs one [`Session`](crate::Session) over any `Stream + Sink` of
 //!   [`tungstenite::Message`]s, for embedders with their own WebSocket setup.
 //!
@@ -37,12 +41,21 @@
 mod client;
 mod driver;
 mod server;
+#[cfg(feature = "rustls")]
+mod tls;
 mod url;
 
 pub use client::{BtpClient, ClientConfig};
 pub use driver::{drive, Connection, DriveConfig};
 pub use server::{BtpServer, ServerConfig};
+#[cfg(feature = "rustls")]
+pub use tls::{tls_client_config, tls_server_config};
 pub use url::BtpUrl;
+
+/// The rustls crate these adapters use (feature `rustls`), to build
+/// [`ClientConfig::with_tls`] and [`ServerConfig::with_tls`] settings with the same version.
+#[cfg(feature = "rustls")]
+pub use rustls;
 
 use crate::CloseReason;
 
@@ -57,10 +70,20 @@ pub enum Error {
     /// Binding, accepting or connecting failed. Remedy: check the address and the network.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
-    /// The WebSocket handshake failed (or `wss` was asked for without TLS support). Remedy:
-    /// check that the URL points at a BTP WebSocket endpoint.
+    /// The WebSocket handshake failed. Remedy: check that the URL points at a BTP WebSocket
+    /// endpoint.
     #[error("WebSocket handshake failed: {0}")]
     Handshake(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// TLS failed: the server's certificate is not trusted or does not name the URL's host,
+    /// the TLS handshake was refused, or the TLS settings are invalid (feature `rustls`; the
+    /// source is a `rustls::Error`). Remedy: check the trust roots given with
+    /// `ClientConfig::with_tls`, the URL's host, and the server's certificate and key.
+    #[error("TLS failed: {0}")]
+    Tls(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A `btp+wss://` (or `wss://`) URL was given, but this build has no TLS. Remedy: enable
+    /// the `rustls` feature of ilp-btp, or connect with `btp+ws://`.
+    #[error("btp+wss:// needs TLS: enable the `rustls` feature of ilp-btp")]
+    TlsUnavailable,
     /// The server refused the credentials (BTP Error `F00`). Remedy: check username and token.
     #[error("authentication refused: {reason}")]
     AuthRejected {

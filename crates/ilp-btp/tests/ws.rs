@@ -264,3 +264,15 @@ async fn connecting_to_nothing_is_an_io_error() {
         Err(Error::InvalidUrl(_))
     ));
 }
+
+#[cfg(not(feature = "rustls"))]
+#[tokio::test]
+async fn wss_without_the_rustls_feature_is_a_typed_error() {
+    for url in ["btp+wss://alice:t@localhost:1/", "wss://localhost:1/"] {
+        let error = BtpClient::connect(url, Recorder::new("example.c"), client_config())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::TlsUnavailable), "{error:?}");
+        assert!(error.to_string().contains("rustls"), "{error}");
+    }
+}

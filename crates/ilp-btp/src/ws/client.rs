@@ -33,6 +33,12 @@ pub struct ClientConfig {
     /// The account incoming Prepares (from the server) are handed to the handler as. `None`
     /// (default): the URL's username, or `peer` when it has none.
     pub peer_account: Option<AccountId>,
+    /// The TLS settings for `btp+wss://` URLs (feature `rustls`): which servers to trust.
+    /// `None` (default): Mozilla's root certificates (webpki-roots). Build one that trusts a
+    /// private CA or a self-signed certificate with
+    /// [`tls_client_config`](super::tls_client_config).
+    #[cfg(feature = "rustls")]
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for ClientConfig {
@@ -46,6 +52,8 @@ impl Default for ClientConfig {
                 .collect(),
             connect_timeout: Duration::from_secs(10),
             peer_account: None,
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
     }
 }
@@ -83,6 +91,14 @@ impl ClientConfig {
     #[must_use]
     pub fn with_peer_account(mut self, account: AccountId) -> Self {
         self.peer_account = Some(account);
+        self
+    }
+
+    /// Sets [`tls`](Self::tls) (feature `rustls`).
+    #[cfg(feature = "rustls")]
+    #[must_use]
+    pub fn with_tls(mut self, tls: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(tls);
         self
     }
 }
@@ -126,11 +142,24 @@ struct Dial {
     config: ClientConfig,
     handler: Arc<dyn PacketHandler>,
     peer: Principal,
+    /// For a `wss` URL: the TLS settings used.
+    #[cfg(feature = "rustls")]
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Dial {
     /// One connection attempt: connect, authenticate; the connection and its running loop.
     async fn once(&self) -> Result<(Connection, JoinHandle<CloseReason>), Error> {
+        #[cfg(feature = "rustls")]
+        let connect = tokio_tungstenite::connect_async_tls_with_config(
+            self.url.ws_url(),
+            Some(ws_config()),
+            true,
+            self.tls
+                .as_ref()
+                .map(|tls| tokio_tungstenite::Connector::Rustls(Arc::clone(tls))),
+        );
+        #[cfg(not(feature = "rustls"))]
         let connect = tokio_tungstenite::connect_async_with_config(
             self.url.ws_url(),
             Some(ws_config()),
@@ -139,12 +168,11 @@ impl Dial {
         let (ws, _response) = tokio::time::timeout(self.config.connect_timeout, connect)
             .await
             .map_err(|_| Error::Timeout)?
-            .map_err(|e| match e {
-                tungstenite::Error::Io(io) => Error::Io(io),
-                other => Error::Handshake(Box::new(other)),
-            })?;
+            .map_err(connect_error)?;
         let peer_addr = match ws.get_ref() {
             tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.peer_addr().ok(),
+            #[cfg(feature = "rustls")]
+            tokio_tungstenite::MaybeTlsStream::Rustls(tls) => tls.get_ref().0.peer_addr().ok(),
             _ => None,
         };
         let session = Session::client(
@@ -185,9 +213,13 @@ impl Dial {
 }
 
 impl BtpClient {
-    /// Connects to `url` (`btp+ws://user:token@host:port/path`) and authenticates; Prepares
-    /// from the server go to `incoming`. Fails with the first attempt's error; after that it
-    /// reconnects by itself.
+    /// Connects to `url` (`btp+ws://user:token@host:port/path`, or `btp+wss://` with the
+    /// `rustls` feature) and authenticates; Prepares from the server go to `incoming`. Fails
+    /// with the first attempt's error; after that it reconnects by itself.
+    ///
+    /// A `btp+wss://` URL fails with [`Error::TlsUnavailable`] without the `rustls` feature,
+    /// and with [`Error::Tls`] when the server's certificate is not trusted (see
+    /// `ClientConfig::tls`).
     pub async fn connect(
         url: &str,
         incoming: impl PacketHandler + 'static,
@@ -209,11 +241,23 @@ impl BtpClient {
             .or_else(|| url.username().parse().ok())
             .or_else(|| "peer".parse().ok())
             .ok_or(Error::InvalidUrl("no valid peer account name"))?;
+        #[cfg(feature = "rustls")]
+        let tls = match (url.is_tls(), &config.tls) {
+            (false, _) => None,
+            (true, Some(tls)) => Some(Arc::clone(tls)),
+            (true, None) => Some(super::tls::default_client_config()?),
+        };
+        #[cfg(not(feature = "rustls"))]
+        if url.is_tls() {
+            return Err(Error::TlsUnavailable);
+        }
         let dial = Dial {
             url,
             config: config.clone(),
             handler: Arc::new(incoming),
             peer: Principal::account(peer_account),
+            #[cfg(feature = "rustls")]
+            tls,
         };
         let (connection, run) = dial.once().await?;
         info!(url = dial.url.ws_url(), "btp client connected");
@@ -346,6 +390,22 @@ async fn supervise(
                 }
             }
         }
+    }
+}
+
+/// A failed connection attempt as this module's [`Error`].
+fn connect_error(error: tungstenite::Error) -> Error {
+    match error {
+        #[cfg(feature = "rustls")]
+        tungstenite::Error::Io(io) => super::tls::from_io(io),
+        #[cfg(not(feature = "rustls"))]
+        tungstenite::Error::Io(io) => Error::Io(io),
+        tungstenite::Error::Url(tungstenite::error::UrlError::TlsFeatureNotEnabled) => {
+            Error::TlsUnavailable
+        }
+        #[cfg(feature = "rustls")]
+        tungstenite::Error::Tls(tls) => Error::Tls(Box::new(tls)),
+        other => Error::Handshake(Box::new(other)),
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ilp_core::{AccountId, Authenticator, PacketHandler};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
@@ -30,10 +31,17 @@ pub struct ServerConfig {
     pub session: SessionConfig,
     /// The most connections open at once (default 10 000); more are closed at once.
     pub max_connections: usize,
-    /// How long the WebSocket upgrade may take (default 10 s).
+    /// How long the WebSocket upgrade (with the TLS handshake before it, if any) may take
+    /// (default 10 s).
     pub handshake_timeout: Duration,
     /// How long [`BtpServer::shutdown`] waits for requests in flight (default 30 s).
     pub shutdown_timeout: Duration,
+    /// TLS (feature `rustls`): when set, every connection starts with a TLS handshake with
+    /// these settings, and clients connect with `btp+wss://`. `None` (default): plain
+    /// `btp+ws://`. Build one from a certificate and key with
+    /// [`tls_server_config`](super::tls_server_config).
+    #[cfg(feature = "rustls")]
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +51,8 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(30),
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
     }
 }
@@ -73,6 +83,14 @@ impl ServerConfig {
     #[must_use]
     pub const fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Sets [`tls`](Self::tls) (feature `rustls`).
+    #[cfg(feature = "rustls")]
+    #[must_use]
+    pub fn with_tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(tls);
         self
     }
 }
@@ -156,9 +174,13 @@ impl BtpServer {
             accounts: Mutex::new(HashMap::new()),
             changes,
         });
+        #[cfg(feature = "rustls")]
+        let tls = shared.config.tls.is_some();
+        #[cfg(not(feature = "rustls"))]
+        let tls = false;
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), stop_rx));
-        info!(%local_addr, "btp server listening");
+        info!(%local_addr, tls, "btp server listening");
         Ok(Self {
             local_addr,
             shared,
@@ -275,9 +297,32 @@ async fn serve(
     tcp: TcpStream,
     addr: SocketAddr,
     shared: &Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let _ = tcp.set_nodelay(true);
+    let deadline = tokio::time::Instant::now() + shared.config.handshake_timeout;
+    #[cfg(feature = "rustls")]
+    if let Some(tls) = &shared.config.tls {
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(tls));
+        match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
+            Ok(Ok(stream)) => serve_ws(stream, addr, shared, stop, deadline).await,
+            Ok(Err(error)) => debug!(%addr, %error, "btp: TLS handshake failed"),
+            Err(_) => debug!(%addr, "btp: TLS handshake timed out"),
+        }
+        return;
+    }
+    serve_ws(tcp, addr, shared, stop, deadline).await;
+}
+
+async fn serve_ws<S>(
+    stream: S,
+    addr: SocketAddr,
+    shared: &Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    deadline: tokio::time::Instant,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let mut path = None;
     #[allow(clippy::result_large_err)] // the closure's signature is tungstenite's
     let callback = |request: &Request, response: Response| {
@@ -285,8 +330,8 @@ async fn serve(
         Ok(response)
     };
     let handshake =
-        tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(ws_config()));
-    let ws = match tokio::time::timeout(shared.config.handshake_timeout, handshake).await {
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config()));
+    let ws = match tokio::time::timeout_at(deadline, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(error)) => {
             debug!(%addr, %error, "btp: WebSocket handshake failed");

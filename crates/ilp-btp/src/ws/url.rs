@@ -32,6 +32,12 @@ impl BtpUrl {
         &self.ws_url
     }
 
+    /// Whether the URL asks for TLS (`btp+wss://` or `wss://`).
+    #[must_use]
+    pub fn is_tls(&self) -> bool {
+        self.ws_url.starts_with("wss://")
+    }
+
     /// The username (`auth_username`); empty when the URL has none.
     #[must_use]
     pub fn username(&self) -> &str {
@@ -129,11 +135,13 @@ mod tests {
         let u: BtpUrl = "btp+wss://a%40b:t%3Ak@host.example/x?y".parse().unwrap();
         assert_eq!(u.ws_url(), "wss://host.example/x?y");
         assert_eq!((u.username(), u.token()), ("a@b", "t:k"));
+        assert!(u.is_tls());
         let u: BtpUrl = "ws://:tok@h:1".parse().unwrap();
         assert_eq!(
             (u.ws_url(), u.username(), u.token()),
             ("ws://h:1", "", "tok")
         );
+        assert!(!u.is_tls());
         assert!("http://h".parse::<BtpUrl>().is_err());
         assert!("btp+ws://u:t@/p".parse::<BtpUrl>().is_err());
         assert!("btp+ws://u:%zz@h".parse::<BtpUrl>().is_err());
