@@ -85,6 +85,8 @@
 //! [RFC 0023]: https://interledger.org/rfcs/0023-bilateral-transfer-protocol/
 
 #![forbid(unsafe_code)]
+// The crate docs link to `ws`, which only exists with the `tokio` feature.
+#![cfg_attr(not(feature = "tokio"), allow(rustdoc::broken_intra_doc_links))]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod error;
