@@ -114,7 +114,11 @@ impl From<CloseReason> for Error {
 
 /// The WebSocket limits used on both sides: a message holds one BTP frame at most.
 fn ws_config() -> tungstenite::protocol::WebSocketConfig {
+    // tungstenite zero-fills the free part of its read buffer on every read attempt, and the
+    // connection loop attempts a read on every turn: a small buffer keeps that cheap (and idle
+    // connections small). A max-size frame takes a few more reads.
     tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4096)
         .max_message_size(Some(crate::MAX_FRAME_LEN + 1024))
         .max_frame_size(Some(crate::MAX_FRAME_LEN + 1024))
 }

@@ -382,6 +382,7 @@ impl Loop {
             let sleep = tokio::time::sleep_until(far);
             tokio::pin!(sleep);
             let mut armed: Option<Instant> = None;
+            let mut turns: u32 = 0;
 
             loop {
                 while let Some(event) = self.session.poll_event() {
@@ -459,6 +460,13 @@ impl Loop {
                     close_frame = Some(close(CloseCode::Away, "server shutting down"));
                     self.session.close();
                     continue;
+                }
+                // The writer runs in this task: give it a turn every few events, so that frames
+                // leave in batches of about `WRITE_BATCH` while the peer works on the last one,
+                // rather than in one burst per window.
+                turns += 1;
+                if turns % WRITE_BATCH == 0 {
+                    tokio::task::yield_now().await;
                 }
                 let timeout = self.session.poll_timeout().map(Instant::from_std);
                 if timeout != armed {
@@ -611,6 +619,9 @@ fn close(code: CloseCode, reason: &str) -> CloseFrame {
         reason: reason.into(),
     }
 }
+
+/// How many loop turns (frames read, commands, answers) between turns of the writer.
+const WRITE_BATCH: u32 = 16;
 
 /// Writes queued messages, feeding all that are ready and flushing once.
 async fn write_loop<K, E>(
