@@ -46,7 +46,7 @@ mod tls;
 mod url;
 
 pub use client::{BtpClient, ClientConfig};
-pub use driver::{drive, Connection, DriveConfig};
+pub use driver::{drive, Connection, DriveConfig, SideMessage};
 pub use server::{BtpServer, ServerConfig};
 #[cfg(feature = "rustls")]
 pub use tls::{tls_client_config, tls_server_config};

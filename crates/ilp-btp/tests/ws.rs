@@ -276,3 +276,71 @@ async fn wss_without_the_rustls_feature_is_a_typed_error() {
         assert!(error.to_string().contains("rustls"), "{error}");
     }
 }
+
+#[tokio::test]
+async fn messages_without_ilp_and_transfers_reach_the_embedder() {
+    use futures::SinkExt;
+    use ilp_btp::{Body, ContentType, Frame, FrameType, ProtocolData, ProtocolEntry};
+
+    let (tx, mut side) = tokio::sync::mpsc::channel(8);
+    let server = server(
+        Recorder::new("example.s"),
+        ServerConfig::default().with_side_messages(tx),
+    )
+    .await;
+    let ws_url = format!("ws://{}/accounts/alice/ilp/btp", server.local_addr());
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+        .await
+        .unwrap();
+    let claim = ProtocolData::from(vec![ProtocolEntry::new(
+        "paychan",
+        ContentType::APPLICATION_JSON,
+        &b"{\"claim\":1}"[..],
+    )
+    .unwrap()]);
+    let transfer = Body::Transfer {
+        amount: 42,
+        protocol_data: ProtocolData::default(),
+    };
+    // Frames sent before the authentication is answered are not processed: wait for it.
+    let mut answered = Vec::new();
+    let batches = [
+        vec![Frame::auth(7, "alice", "alice-token").unwrap()],
+        vec![
+            Frame::new(8, Body::Message(claim.clone())).unwrap(),
+            Frame::new(9, transfer).unwrap(),
+        ],
+    ];
+    for batch in batches {
+        let expected = answered.len() + batch.len();
+        for frame in batch {
+            ws.send(tungstenite::Message::Binary(frame.to_bytes()))
+                .await
+                .unwrap();
+        }
+        // Each request gets an empty Response with its id.
+        while answered.len() < expected {
+            match timeout(LIMIT, ws.next()).await.unwrap() {
+                Some(Ok(tungstenite::Message::Binary(bytes))) => {
+                    let frame = Frame::decode(bytes).unwrap();
+                    assert_eq!(frame.frame_type(), FrameType::Response);
+                    assert!(frame.protocol_data().is_empty());
+                    answered.push(frame.request_id());
+                }
+                Some(Ok(_)) => {}
+                other => panic!("connection ended: {other:?}"),
+            }
+        }
+    }
+    assert_eq!(answered, [7, 8, 9]);
+
+    let message = timeout(LIMIT, side.recv()).await.unwrap().unwrap();
+    assert_eq!(message.from.map(|p| p.account), Some(id("alice")));
+    assert_eq!(
+        (message.transfer_amount, message.protocol_data),
+        (None, claim)
+    );
+    let transfer = timeout(LIMIT, side.recv()).await.unwrap().unwrap();
+    assert_eq!(transfer.transfer_amount, Some(42));
+    server.shutdown().await;
+}

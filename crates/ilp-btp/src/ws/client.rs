@@ -33,6 +33,9 @@ pub struct ClientConfig {
     /// The account incoming Prepares (from the server) are handed to the handler as. `None`
     /// (default): the URL's username, or `peer` when it has none.
     pub peer_account: Option<AccountId>,
+    /// Where Messages without an `ilp` entry and Transfers from the peer go (see
+    /// [`SideMessage`](super::SideMessage)); `None` (default): they are only logged.
+    pub side_messages: Option<tokio::sync::mpsc::Sender<super::SideMessage>>,
     /// The TLS settings for `btp+wss://` URLs (feature `rustls`): which servers to trust.
     /// `None` (default): Mozilla's root certificates (webpki-roots). Build one that trusts a
     /// private CA or a self-signed certificate with
@@ -52,6 +55,7 @@ impl Default for ClientConfig {
                 .collect(),
             connect_timeout: Duration::from_secs(10),
             peer_account: None,
+            side_messages: None,
             #[cfg(feature = "rustls")]
             tls: None,
         }
@@ -63,6 +67,16 @@ impl ClientConfig {
     #[must_use]
     pub fn with_session(mut self, session: SessionConfig) -> Self {
         self.session = session;
+        self
+    }
+
+    /// Sets [`side_messages`](Self::side_messages).
+    #[must_use]
+    pub fn with_side_messages(
+        mut self,
+        side_messages: tokio::sync::mpsc::Sender<super::SideMessage>,
+    ) -> Self {
+        self.side_messages = Some(side_messages);
         self
     }
 
@@ -186,6 +200,7 @@ impl Dial {
             .with_peer(self.peer.clone())
             .with_keepalive(self.config.keepalive);
         drive.peer_addr = peer_addr;
+        drive.side_messages.clone_from(&self.config.side_messages);
         let (connection, run) = start(ws, session, Arc::clone(&self.handler), drive);
         let task = tokio::spawn(run);
         match connection.ready().await {

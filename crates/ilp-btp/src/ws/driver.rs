@@ -21,7 +21,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 
-use crate::{CloseReason, Event, RequestId, Session};
+use crate::{CloseReason, Event, ProtocolData, RequestId, Session};
 
 /// How many commands (Prepares to send) may wait for the connection loop.
 const COMMAND_QUEUE: usize = 1024;
@@ -47,6 +47,24 @@ pub struct DriveConfig {
     /// Send a WebSocket Ping this often; the connection is taken as lost when nothing at all
     /// arrives for two intervals. `None` (default): no pings.
     pub keepalive: Option<Duration>,
+    /// Where BTP Messages without an `ilp` entry and Transfers from the peer go (settlement
+    /// and other subprotocols). The session has already answered each with an empty Response.
+    /// When the channel is full or closed, the message is dropped with a warning. `None`
+    /// (default): they are only logged.
+    pub side_messages: Option<mpsc::Sender<SideMessage>>,
+}
+
+/// A BTP Message without an `ilp` entry, or a Transfer, received from the peer: the
+/// subprotocols ILP does not define (settlement, payment channel claims, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SideMessage {
+    /// Who sent it: the authenticated principal on a server, the configured peer on a client.
+    pub from: Option<Principal>,
+    /// The amount of a Transfer; `None` for a Message.
+    pub transfer_amount: Option<u64>,
+    /// Its entries.
+    pub protocol_data: ProtocolData,
 }
 
 impl DriveConfig {
@@ -84,6 +102,13 @@ impl DriveConfig {
         self.keepalive = keepalive;
         self
     }
+
+    /// Sets [`side_messages`](Self::side_messages).
+    #[must_use]
+    pub fn with_side_messages(mut self, side_messages: mpsc::Sender<SideMessage>) -> Self {
+        self.side_messages = Some(side_messages);
+        self
+    }
 }
 
 impl fmt::Debug for DriveConfig {
@@ -97,6 +122,7 @@ impl fmt::Debug for DriveConfig {
             .field("peer_addr", &self.peer_addr)
             .field("peer", &self.peer)
             .field("keepalive", &self.keepalive)
+            .field("side_messages", &self.side_messages.is_some())
             .finish()
     }
 }
@@ -438,9 +464,17 @@ impl Loop {
                                 let _ = tx.send(result);
                             }
                         }
-                        Event::Message { id, .. } => debug!(%id, "btp: message without ilp"),
-                        Event::Transfer { id, amount, .. } => {
+                        Event::Message { id, protocol_data } => {
+                            debug!(%id, "btp: message without ilp");
+                            self.side_message(principal.clone(), None, protocol_data);
+                        }
+                        Event::Transfer {
+                            id,
+                            amount,
+                            protocol_data,
+                        } => {
                             debug!(%id, amount, "btp: transfer");
+                            self.side_message(principal.clone(), Some(amount), protocol_data);
                         }
                         Event::Closed { reason } => {
                             info!(%reason, "btp: session closed");
@@ -573,6 +607,26 @@ impl Loop {
         };
         let (reason, ()) = tokio::join!(main, writer);
         reason
+    }
+
+    /// Hands a Message without `ilp` or a Transfer to the embedder, if it asked for them.
+    fn side_message(
+        &self,
+        from: Option<Principal>,
+        transfer_amount: Option<u64>,
+        protocol_data: ProtocolData,
+    ) {
+        let Some(tx) = &self.config.side_messages else {
+            return;
+        };
+        let message = SideMessage {
+            from,
+            transfer_amount,
+            protocol_data,
+        };
+        if let Err(error) = tx.try_send(message) {
+            warn!(%error, "btp: side message dropped");
+        }
     }
 
     fn authenticate(

@@ -36,6 +36,9 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// How long [`BtpServer::shutdown`] waits for requests in flight (default 30 s).
     pub shutdown_timeout: Duration,
+    /// Where Messages without an `ilp` entry and Transfers from the peer go (see
+    /// [`SideMessage`](super::SideMessage)); `None` (default): they are only logged.
+    pub side_messages: Option<tokio::sync::mpsc::Sender<super::SideMessage>>,
     /// TLS (feature `rustls`): when set, every connection starts with a TLS handshake with
     /// these settings, and clients connect with `btp+wss://`. `None` (default): plain
     /// `btp+ws://`. Build one from a certificate and key with
@@ -51,6 +54,7 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(30),
+            side_messages: None,
             #[cfg(feature = "rustls")]
             tls: None,
         }
@@ -62,6 +66,16 @@ impl ServerConfig {
     #[must_use]
     pub fn with_session(mut self, session: SessionConfig) -> Self {
         self.session = session;
+        self
+    }
+
+    /// Sets [`side_messages`](Self::side_messages).
+    #[must_use]
+    pub fn with_side_messages(
+        mut self,
+        side_messages: tokio::sync::mpsc::Sender<super::SideMessage>,
+    ) -> Self {
+        self.side_messages = Some(side_messages);
         self
     }
 
@@ -347,6 +361,9 @@ async fn serve_ws<S>(
         .with_authenticator(Arc::clone(&shared.authenticator))
         .with_peer_addr(addr);
     config.path_account = path;
+    config
+        .side_messages
+        .clone_from(&shared.config.side_messages);
     let (connection, run) = start(ws, session, Arc::clone(&shared.handler), config);
     tokio::pin!(run);
     let mut registered: Option<AccountId> = None;
