@@ -1,0 +1,70 @@
+//! ILP-over-HTTP ([RFC 0035]) for Interledger: each Prepare is an HTTP `POST` whose body is the
+//! OER Prepare, and the response body is the Fulfill or the Reject.
+//!
+//! This crate has the **synchronous** mode, the one every implementation speaks
+//! (interledger-rs, Rafiki, interledger4j, ilp-plugin-http); the asynchronous mode of the
+//! current RFC draft (202 and a callback) is not there yet:
+//!
+//! - [`Endpoint`]: the core. It maps an `http::Request<Bytes>` to an `http::Response<Bytes>`
+//!   through an [`Authenticator`](ilp_core::Authenticator) and a
+//!   [`PacketHandler`](ilp_core::PacketHandler), with no I/O of its own. Its docs list every
+//!   status code and the decisions taken (content types, bearer forms, account naming).
+//! - [`IlpHttpService`] (feature `tokio`, default): the core as a `tower::Service` for any
+//!   request body, to mount in an axum or hyper application; reads bodies bounded in size
+//!   and time.
+//! - [`HttpServer`] (feature `tokio`): a hyper server (HTTP/1.1 and HTTP/2 prior knowledge)
+//!   with header and body timeouts, a connection cap and graceful shutdown.
+//! - [`HttpClient`] (feature `tokio`): the client, a [`PacketHandler`](ilp_core::PacketHandler)
+//!   that POSTs each Prepare to one peer over a pooled connection, with a timeout from the
+//!   Prepare's expiry, a static bearer token or a per-request token ([`TokenSource`], e.g. a
+//!   JWT minter), and every failure mapped to a Reject in one place ([`failure_reject`]).
+//!
+//! [RFC 0035]: https://interledger.org/developers/rfcs/ilp-over-http/
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ilp_auth::{AccountAuthenticator, MemoryStore, NodeKey};
+//! use ilp_core::TestReceiver;
+//! use ilp_http::{HttpServer, ServerConfig};
+//! use ilp_packet::Address;
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = AccountAuthenticator::new(NodeKey::generate()?, Arc::new(MemoryStore::new()));
+//! auth.add_account("alice".parse()?).await?;
+//! let token = auth.mint_token(&"alice".parse()?, None).await?; // give it to alice
+//!
+//! let node = Address::from_static("example.node");
+//! let config = ServerConfig::default().with_node_address(node.clone());
+//! let server = HttpServer::bind(
+//!     "127.0.0.1:7770".parse()?,
+//!     Arc::new(auth),
+//!     TestReceiver::new(node),
+//!     config,
+//! )
+//! .await?;
+//! // alice now sends `POST http://127.0.0.1:7770/accounts/alice/ilp` with
+//! // `Authorization: Bearer <token>` and a Prepare as body.
+//! server.shutdown().await;
+//! # drop(token); Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+// The crate docs link to items that only exist with the `tokio` feature.
+#![cfg_attr(not(feature = "tokio"), allow(rustdoc::broken_intra_doc_links))]
+
+mod server;
+
+pub use server::{
+    Endpoint, ServerConfig, DEFAULT_MAX_BODY_LEN, ILP_OCTET_STREAM, ILP_PEER_ID, OCTET_STREAM,
+};
+#[cfg(feature = "tokio")]
+pub use server::{HttpServer, IlpHttpService};
+
+#[cfg(feature = "tokio")]
+mod client;
+#[cfg(feature = "tokio")]
+pub use client::{
+    failure_reject, BearerToken, ClientConfig, ClientConfigError, HttpClient, OutgoingAuth,
+    SendFailure, TokenSource, MAX_RESPONSE_LEN,
+};
