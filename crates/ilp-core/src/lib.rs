@@ -83,6 +83,7 @@ mod ildcp_requester;
 mod ildcp_responder;
 mod max_amount;
 mod test_receiver;
+mod test_sender;
 
 pub use auth::{AuthError, Authenticator, Credentials};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -94,3 +95,4 @@ pub use ildcp_requester::{BackoffConfig, IldcpError, IldcpRequester};
 pub use ildcp_responder::{ChildConfig, IldcpResponder};
 pub use max_amount::MaxPacketAmount;
 pub use test_receiver::{test_condition, test_fulfillment, TestReceiver};
+pub use test_sender::{TestSend, TestSummary, LINK_FAILURES};

@@ -677,3 +677,60 @@ async fn requester_runs_on_tokio() {
     let response = task.await.unwrap().unwrap();
     assert_eq!(response.asset_code, "EUR");
 }
+
+#[test]
+fn test_send_counts_fulfilled_rejected_and_failed() {
+    use ilp_core::{TestSend, TestSummary};
+
+    /// Fulfills even-numbered data, rejects F05 when the first data byte is 1, and answers
+    /// T01 (a link failure) otherwise.
+    struct Mixed(TestReceiver);
+    #[async_trait::async_trait]
+    impl PacketHandler for Mixed {
+        async fn handle(&self, request: Request) -> IlpResult {
+            let last = request.prepare.data().get(7).copied().unwrap_or(0);
+            match last % 3 {
+                0 => self.0.handle(request).await,
+                1 => Err(ilp_core::reject(
+                    ErrorCode::F05_WRONG_CONDITION,
+                    &node(),
+                    "no",
+                )),
+                _ => Err(ilp_core::reject(
+                    ErrorCode::T01_PEER_UNREACHABLE,
+                    &node(),
+                    "down",
+                )),
+            }
+        }
+    }
+    let send = TestSend::new(node())
+        .with_count(30)
+        .with_concurrency(4)
+        .with_data_bytes(8);
+    let summary: TestSummary = futures::executor::block_on(send.run(
+        &Mixed(TestReceiver::new(node())),
+        Principal::account("me".parse().unwrap()),
+        &ManualClock::new("2030-01-01T00:00:00.000Z".parse().unwrap()),
+    ));
+    assert_eq!(
+        (summary.fulfilled, summary.rejected, summary.failed),
+        (10, 10, 10)
+    );
+    assert!(!summary.all_fulfilled(&send));
+    let line = summary.to_string();
+    assert!(
+        line.starts_with("10 fulfilled, 10 rejected, 10 failed, "),
+        "{line}"
+    );
+    assert!(line.ends_with(" per second"), "{line}");
+
+    // Data too long to build a Prepare counts as rejected, never a panic.
+    let send = TestSend::new(node()).with_data_bytes(40_000).with_count(2);
+    let summary = futures::executor::block_on(send.run(
+        &TestReceiver::new(node()),
+        Principal::account("me".parse().unwrap()),
+        &ManualClock::new("2030-01-01T00:00:00.000Z".parse().unwrap()),
+    ));
+    assert_eq!((summary.fulfilled, summary.rejected), (0, 2));
+}

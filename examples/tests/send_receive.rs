@@ -1,4 +1,5 @@
-//! `ilp-receiver --btp` and `ilp-send --to btp+ws://…` against each other, as a user runs them.
+//! `ilp-receiver` and `ilp-send` against each other over BTP and ILP-over-HTTP, as a user runs
+//! them.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
@@ -11,8 +12,13 @@ struct Receiver {
 
 impl Receiver {
     fn start(accounts: &[&str]) -> Self {
+        Self::start_on("--btp", accounts)
+    }
+
+    /// Starts with one listener, `--btp` or `--http`, on a free port.
+    fn start_on(listener: &str, accounts: &[&str]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ilp-receiver"));
-        cmd.args(["--btp", "127.0.0.1:0"]);
+        cmd.args([listener, "127.0.0.1:0"]);
         for account in accounts {
             cmd.args(["--account", account]);
         }
@@ -115,4 +121,30 @@ fn bad_arguments_are_usage_errors() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage: ilp-receiver"));
+}
+
+#[test]
+fn over_http_every_prepare_is_fulfilled_and_a_wrong_token_fails() {
+    let receiver = Receiver::start_on("--http", &["alice:s3cret"]);
+    let to = format!("http://127.0.0.1:{}/accounts/alice/ilp", receiver.port);
+    let out = send(&[
+        "--to",
+        &to,
+        "--token",
+        "s3cret",
+        "--count",
+        "300",
+        "--concurrency",
+        "8",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(last_line(&out).starts_with("300 fulfilled, 0 rejected, 0 failed, "));
+
+    // A 401 is an F00 Reject for each Prepare: rejected, not failed; the exit code says so.
+    let out = send(&["--to", &to, "--token", "guess", "--count", "4"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        last_line(&out).starts_with("0 fulfilled, 4 rejected, 0 failed, "),
+        "{out:?}"
+    );
 }
