@@ -126,7 +126,8 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// How long an idle pooled connection is kept (default 90 s).
     pub pool_idle_timeout: Duration,
-    /// How many idle connections are kept per host (default 32).
+    /// How many idle connections are kept per host (default 256: at least as many as the
+    /// requests a sender keeps in flight over HTTP/1.1, or each extra one opens a connection).
     pub pool_max_idle_per_host: usize,
 }
 
@@ -142,7 +143,7 @@ impl ClientConfig {
             http2_only: false,
             connect_timeout: Duration::from_secs(10),
             pool_idle_timeout: Duration::from_secs(90),
-            pool_max_idle_per_host: 32,
+            pool_max_idle_per_host: 256,
         }
     }
 
