@@ -27,12 +27,10 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use futures::stream::FuturesUnordered;
@@ -43,31 +41,21 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use ilp_auth::{AccountAuthenticator, MemoryStore, NodeKey};
-use ilp_core::{
-    reject, test_condition, test_fulfillment, IlpResult, PacketHandler, Principal, Request,
+use ilp_benches::round_trip::{
+    self, criterion_dir, current_thread, fulfill, median_ns, Receiver, ACCOUNT, FULFILL_LEN,
+    IN_FLIGHT, RECEIVER, TOKEN,
 };
+use ilp_core::{PacketHandler, Principal, Request};
 use ilp_http::{ClientConfig, HttpClient, HttpServer, OutgoingAuth, ServerConfig};
-use ilp_packet::{Address, ErrorCode, FulfillBuilder, Prepare, PrepareBuilder};
+use ilp_packet::{Address, Prepare};
 use tokio::net::TcpListener;
-use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
 const GROUP: &str = "http_round_trip";
-const IN_FLIGHT: [usize; 2] = [1, 64];
 /// (name suffix, HTTP/2 with prior knowledge).
 const PROTOCOLS: [(&str, bool); 2] = [("h1", false), ("h2", true)];
 
-/// The ILP packet sizes of the issue: a Prepare of 199 bytes, a Fulfill of 35 (no data).
-const PREPARE_LEN: usize = 199;
-const FULFILL_LEN: usize = 35;
-const DESTINATION: &str = "test.bench.receiver";
-const RECEIVER: &str = "test.bench.receiver";
 const CLIENT_NODE: &str = "test.bench.sender";
-const EXPIRES_AT: &str = "2030-01-01T00:00:30.000Z";
-
-/// The account the client authenticates as.
-const ACCOUNT: &str = "bench";
-const TOKEN: &str = "bench-token-0123456789abcdef";
 
 // ---------------------------------------------------------------------------------------------
 // Fixture.
@@ -83,67 +71,13 @@ struct Packets {
 }
 
 fn packets() -> Packets {
-    let destination = Address::from_static(DESTINATION);
-    let expires_at = EXPIRES_AT.parse().expect("valid timestamp literal");
-    let build = |len: usize| {
-        let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
-        PrepareBuilder {
-            amount: 1_000,
-            expires_at,
-            execution_condition: test_condition(&data),
-            destination: &destination,
-            data: &data,
-        }
-        .build()
-        .expect("data within bounds")
-    };
-    let prepare = (0..PREPARE_LEN)
-        .map(build)
-        .find(|p| p.as_bytes().len() == PREPARE_LEN)
-        .expect("some data length gives a 199-byte Prepare");
+    let prepare = round_trip::prepare();
     let fulfill = fulfill(&prepare).expect("the condition matches");
-    assert_eq!(fulfill.as_bytes().len(), FULFILL_LEN);
     Packets {
         prepare_body: Bytes::copy_from_slice(prepare.as_bytes()),
         fulfill_body: Bytes::copy_from_slice(fulfill.as_bytes()),
         prepare,
     }
-}
-
-/// `TestReceiver`'s answer, without echoing the data: Fulfill with fulfillment SHA-256(data)
-/// when SHA-256 of that is the condition, else `F05`.
-fn fulfill(prepare: &Prepare) -> IlpResult {
-    let fulfillment = test_fulfillment(prepare.data());
-    if !fulfillment.fulfills(&prepare.execution_condition()) {
-        return Err(reject(
-            ErrorCode::F05_WRONG_CONDITION,
-            &Address::from_static(RECEIVER),
-            "condition is not SHA-256(SHA-256(data))",
-        ));
-    }
-    Ok(FulfillBuilder {
-        fulfillment,
-        data: &[],
-    }
-    .build()
-    .expect("no data"))
-}
-
-/// The server's handler: [`fulfill`].
-struct Receiver;
-
-#[async_trait]
-impl PacketHandler for Receiver {
-    async fn handle(&self, request: Request) -> IlpResult {
-        fulfill(&request.prepare)
-    }
-}
-
-fn current_thread() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,48 +311,6 @@ fn bench_round_trips(c: &mut Criterion) {
     drop(servers);
 }
 
-/// Where criterion writes its reports (as criterion 0.5 decides it).
-fn criterion_dir() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(target).join("criterion");
-    }
-    let metadata = std::env::var_os("CARGO").and_then(|cargo| {
-        std::process::Command::new(cargo)
-            .args(["metadata", "--format-version", "1", "--no-deps"])
-            .output()
-            .ok()
-    });
-    let target = metadata.and_then(|m| {
-        let text = String::from_utf8(m.stdout).ok()?;
-        let key = "\"target_directory\":\"";
-        let start = text.find(key)? + key.len();
-        let end = start + text[start..].find('"')?;
-        Some(PathBuf::from(&text[start..end]))
-    });
-    target.map_or_else(
-        || PathBuf::from("target/criterion"),
-        |t| t.join("criterion"),
-    )
-}
-
-/// The median time per round trip of one bench from its `estimates.json`, in nanoseconds.
-fn median_ns(dir: &std::path::Path, name: &str, in_flight: usize) -> Option<f64> {
-    let path = dir
-        .join(GROUP)
-        .join(name)
-        .join(in_flight.to_string())
-        .join("new/estimates.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    let median = &text[text.find("\"median\"")?..];
-    let key = "\"point_estimate\":";
-    let value = &median[median.find(key)? + key.len()..];
-    let end = value.find([',', '}'])?;
-    value[..end].trim().parse().ok()
-}
-
 /// Prints the medians (round trips per second) and ours / bare echo against the 0.85x target.
 fn summary() {
     let dir = criterion_dir();
@@ -427,8 +319,8 @@ fn summary() {
     for (protocol, _) in PROTOCOLS {
         for in_flight in IN_FLIGHT {
             let (Some(ours), Some(bare)) = (
-                median_ns(&dir, &format!("ours-{protocol}"), in_flight),
-                median_ns(&dir, &format!("bare-echo-{protocol}"), in_flight),
+                median_ns(&dir, GROUP, &format!("ours-{protocol}"), in_flight),
+                median_ns(&dir, GROUP, &format!("bare-echo-{protocol}"), in_flight),
             ) else {
                 continue;
             };
