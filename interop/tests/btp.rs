@@ -14,6 +14,7 @@
 //! - A quirk of the JS server, pinned so that a change shows: a refused connection attempt
 //!   silences it towards the client already connected.
 
+use ilp_interop::convention::{check_answer, prepare, prepare_expiring, Tally, REJECT_MESSAGE};
 use std::net::TcpListener as StdTcpListener;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -22,12 +23,9 @@ use std::time::{Duration, Instant};
 use ilp_auth::{AccountAuthenticator, MemoryStore, NodeKey};
 use ilp_btp::ws::{BtpClient, BtpServer, ClientConfig, Error as WsError, ServerConfig};
 use ilp_btp::SessionConfig;
-use ilp_core::{
-    test_condition, test_fulfillment, AccountId, IlpResult, PacketHandler, Principal, Request,
-    TestReceiver,
-};
+use ilp_core::{AccountId, PacketHandler, Principal, Request, TestReceiver};
 use ilp_interop::{harness, Harness};
-use ilp_packet::{Address, ErrorCode, Prepare, PrepareBuilder, Timestamp};
+use ilp_packet::{Address, ErrorCode};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -35,8 +33,6 @@ use tokio::task::JoinSet;
 
 /// The token of account `alice` on both sides.
 const TOKEN: &str = "interop-s3cret";
-/// What every test Reject says (ours and btp.js's).
-const REJECT_MESSAGE: &str = "condition is not SHA-256(SHA-256(data))";
 /// `triggeredBy` of btp.js's Rejects.
 const JS_ADDRESS: &str = "test.js.receiver";
 /// `triggeredBy` of our server's and our client's Rejects.
@@ -492,84 +488,6 @@ fn alice() -> AccountId {
     "alice".parse().expect("account name")
 }
 
-/// A test Prepare carrying `data`, expiring in 20 s, whose condition matches the test
-/// convention or not.
-fn prepare(data: &[u8], matching: bool) -> Prepare {
-    prepare_expiring(data, matching, 20)
-}
-
-fn prepare_expiring(data: &[u8], matching: bool, seconds: u64) -> Prepare {
-    let condition = if matching {
-        test_condition(data)
-    } else {
-        test_condition(&[b"wrong:", data].concat())
-    };
-    PrepareBuilder {
-        amount: 7,
-        expires_at: Timestamp::now()
-            .checked_add(Duration::from_secs(seconds))
-            .expect("timestamp"),
-        execution_condition: condition,
-        destination: &Address::from_static("test.interop.receiver"),
-        data,
-    }
-    .build()
-    .expect("valid prepare")
-}
-
-/// Whether `result` is the test convention's answer to a Prepare of `data`.
-fn check_answer(
-    data: &[u8],
-    matching: bool,
-    result: &IlpResult,
-    triggered_by: &str,
-) -> Result<(), String> {
-    match (matching, result) {
-        (true, Ok(fulfill)) => {
-            if fulfill.fulfillment() != test_fulfillment(data) {
-                Err(format!("wrong fulfillment {:?}", fulfill.fulfillment()))
-            } else if fulfill.data() != data {
-                Err(format!("data not echoed: {:?}", fulfill.data()))
-            } else {
-                Ok(())
-            }
-        }
-        (false, Err(reject)) => {
-            let by = reject.triggered_by().map(|a| a.to_string());
-            if reject.code() == ErrorCode::F05_WRONG_CONDITION
-                && by.as_deref() == Some(triggered_by)
-                && reject.message() == REJECT_MESSAGE
-                && reject.data().is_empty()
-            {
-                Ok(())
-            } else {
-                Err(format!("unexpected reject {reject:?}"))
-            }
-        }
-        (true, Err(reject)) => Err(format!("matching Prepare rejected: {reject:?}")),
-        (false, Ok(fulfill)) => Err(format!("wrong-condition Prepare fulfilled: {fulfill:?}")),
-    }
-}
-
-#[derive(Debug)]
-struct Tally {
-    fulfilled: usize,
-    rejected: usize,
-    wrong: Vec<String>,
-}
-
-impl Tally {
-    fn check(&self, count: usize, what: &str) {
-        eprintln!("{what}: {self:?}");
-        assert!(self.wrong.is_empty(), "{what}: {:?}", self.wrong);
-        assert_eq!(
-            (self.fulfilled, self.rejected),
-            (count.div_ceil(2), count / 2),
-            "{what}: fulfilled and rejected"
-        );
-    }
-}
-
 /// Sends `count` Prepares (even ones matching) through `sender`, all at once, and checks
 /// every answer against btp.js's convention.
 async fn send_batch(
@@ -601,19 +519,11 @@ async fn send_batch(
             )
         });
     }
-    let mut tally = Tally {
-        fulfilled: 0,
-        rejected: 0,
-        wrong: Vec::new(),
-    };
+    let mut tally = Tally::default();
     let all = tokio::time::timeout(Duration::from_secs(15), async {
         while let Some(joined) = tasks.join_next().await {
             let (i, matching, checked) = joined.expect("send task");
-            match checked {
-                Ok(()) if matching => tally.fulfilled += 1,
-                Ok(()) => tally.rejected += 1,
-                Err(e) => tally.wrong.push(format!("prepare {i}: {e}")),
-            }
+            tally.record(matching, checked.map_err(|e| format!("prepare {i}: {e}")));
         }
     })
     .await;

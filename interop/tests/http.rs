@@ -18,6 +18,7 @@
 //!   `Authorization: Bearer <token>`, the token naming the peer, path without an account)
 //!   written by hand on a TCP socket, answered `200` with the Fulfill or the Reject.
 
+use ilp_interop::convention::{check_answer, prepare, Tally, REJECT_MESSAGE};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,13 +26,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ilp_auth::jwt::{JwtKey, JwtMinter};
 use ilp_auth::{AccountAuthenticator, MemoryStore, NodeKey};
-use ilp_core::{
-    test_condition, test_fulfillment, AccountId, IlpResult, PacketHandler, Principal, Request,
-    TestReceiver,
-};
+use ilp_core::{AccountId, IlpResult, PacketHandler, Principal, Request, TestReceiver};
 use ilp_http::{ClientConfig, HttpClient, HttpServer, OutgoingAuth, ServerConfig};
 use ilp_interop::{harness, Harness};
-use ilp_packet::{Address, ErrorCode, Packet, Prepare, PrepareBuilder, Timestamp};
+use ilp_packet::{Address, ErrorCode, Packet, Prepare};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::TcpStream;
@@ -45,8 +43,6 @@ const SECRET: &str = "interop-jwt-secret-0123456789abc";
 const WRONG_SECRET: &str = "interop-jwt-secret-wrong-0123456";
 /// The static token of account `bob` (our server) and of the JS server.
 const STATIC_TOKEN: &str = "interop-static-token-0123456789abcdef";
-/// What every test Reject says (ours and http.js's).
-const REJECT_MESSAGE: &str = "condition is not SHA-256(SHA-256(data))";
 /// `triggeredBy` of http.js's Rejects.
 const JS_ADDRESS: &str = "test.js.receiver";
 /// `triggeredBy` of our server's and our client's Rejects.
@@ -386,80 +382,6 @@ async fn rafiki_request_gets_fulfill() {
 // ---------------------------------------------------------------------------------------------
 // Prepares and answers
 
-/// A test Prepare carrying `data`, expiring in 20 s, whose condition matches the test
-/// convention or not.
-fn prepare(data: &[u8], matching: bool) -> Prepare {
-    let condition = if matching {
-        test_condition(data)
-    } else {
-        test_condition(&[b"wrong:", data].concat())
-    };
-    PrepareBuilder {
-        amount: 7,
-        expires_at: Timestamp::now()
-            .checked_add(Duration::from_secs(20))
-            .expect("timestamp"),
-        execution_condition: condition,
-        destination: &Address::from_static("test.interop.receiver"),
-        data,
-    }
-    .build()
-    .expect("valid prepare")
-}
-
-/// Whether `result` is the test convention's answer to a Prepare of `data`.
-fn check_answer(
-    data: &[u8],
-    matching: bool,
-    result: &IlpResult,
-    triggered_by: &str,
-) -> Result<(), String> {
-    match (matching, result) {
-        (true, Ok(fulfill)) => {
-            if fulfill.fulfillment() != test_fulfillment(data) {
-                Err(format!("wrong fulfillment {:?}", fulfill.fulfillment()))
-            } else if fulfill.data() != data {
-                Err(format!("data not echoed: {:?}", fulfill.data()))
-            } else {
-                Ok(())
-            }
-        }
-        (false, Err(reject)) => {
-            let by = reject.triggered_by().map(|a| a.to_string());
-            if reject.code() == ErrorCode::F05_WRONG_CONDITION
-                && by.as_deref() == Some(triggered_by)
-                && reject.message() == REJECT_MESSAGE
-                && reject.data().is_empty()
-            {
-                Ok(())
-            } else {
-                Err(format!("unexpected reject {reject:?}"))
-            }
-        }
-        (true, Err(reject)) => Err(format!("matching Prepare rejected: {reject:?}")),
-        (false, Ok(fulfill)) => Err(format!("wrong-condition Prepare fulfilled: {fulfill:?}")),
-    }
-}
-
-#[derive(Debug)]
-struct Tally {
-    fulfilled: usize,
-    rejected: usize,
-    wrong: Vec<String>,
-}
-
-impl Tally {
-    fn check(&self, count: usize, what: &str) {
-        eprintln!("{what}: {self:?}");
-        assert!(self.wrong.is_empty(), "{what}: {:?}", self.wrong);
-        assert_eq!(
-            (self.fulfilled, self.rejected),
-            (count.div_ceil(2), count / 2),
-            "{what}: fulfilled and rejected"
-        );
-    }
-}
-
 /// Sends `count` Prepares (even ones matching) through `sender`, all at once, and checks
 /// every answer against http.js's convention.
 async fn send_batch(sender: impl PacketHandler + Clone + 'static, count: usize) -> Tally {
@@ -482,19 +404,11 @@ async fn send_batch(sender: impl PacketHandler + Clone + 'static, count: usize) 
             )
         });
     }
-    let mut tally = Tally {
-        fulfilled: 0,
-        rejected: 0,
-        wrong: Vec::new(),
-    };
+    let mut tally = Tally::default();
     let all = tokio::time::timeout(LINE_TIMEOUT, async {
         while let Some(joined) = tasks.join_next().await {
             let (i, matching, checked) = joined.expect("send task");
-            match checked {
-                Ok(()) if matching => tally.fulfilled += 1,
-                Ok(()) => tally.rejected += 1,
-                Err(e) => tally.wrong.push(format!("prepare {i}: {e}")),
-            }
+            tally.record(matching, checked.map_err(|e| format!("prepare {i}: {e}")));
         }
     })
     .await;
