@@ -6,15 +6,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{HeaderName, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use ilp_core::{reject, Clock, IlpResult, PacketHandler, Request, SystemClock};
+use ilp_core::{reject, AccountId, Clock, IlpResult, PacketHandler, Request, SystemClock};
 use ilp_packet::{Address, ErrorCode, Packet, Reject, Timestamp};
 use tracing::debug;
+
+use crate::callback::{Callbacks, RegisterError, Waiting, CALLBACK_URL, PREFER, REQUEST_ID};
 
 /// The largest response body accepted, in bytes (as interledger-rs): a Fulfill or a Reject is
 /// at most about 32 KiB. A longer body is refused with `T00` without being read to the end.
@@ -129,6 +132,38 @@ pub struct ClientConfig {
     /// How many idle connections are kept per host (default 256: at least as many as the
     /// requests a sender keeps in flight over HTTP/1.1, or each extra one opens a connection).
     pub pool_max_idle_per_host: usize,
+    /// Send in the asynchronous mode (default off: synchronous).
+    pub asynchronous: Option<AsyncCaller>,
+}
+
+/// How an [`HttpClient`] sends in the asynchronous mode (see [`crate::callback`]): each
+/// Prepare goes with `Prefer: respond-async`, `Callback-Url: <callback_url>` and a new random
+/// `Request-Id`, and its reply is awaited in [`callbacks`](Self::callbacks), where this
+/// process's callback endpoint
+/// ([`IlpHttpService::with_callbacks`](crate::IlpHttpService::with_callbacks)) puts it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AsyncCaller {
+    /// This process's callback endpoint, as the peer can reach it.
+    pub callback_url: Uri,
+    /// The table shared with the callback endpoint.
+    pub callbacks: Callbacks,
+    /// The account the peer authenticates as when it POSTs replies to the callback endpoint:
+    /// a reply from any other account is refused.
+    pub peer_account: AccountId,
+}
+
+impl AsyncCaller {
+    /// Replies to be POSTed by the peer, authenticated as `peer_account`, to `callback_url`,
+    /// served with `callbacks`.
+    #[must_use]
+    pub fn new(callback_url: Uri, callbacks: Callbacks, peer_account: AccountId) -> Self {
+        Self {
+            callback_url,
+            callbacks,
+            peer_account,
+        }
+    }
 }
 
 impl ClientConfig {
@@ -144,7 +179,15 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 256,
+            asynchronous: None,
         }
+    }
+
+    /// Sets [`asynchronous`](Self::asynchronous).
+    #[must_use]
+    pub fn with_async(mut self, caller: AsyncCaller) -> Self {
+        self.asynchronous = Some(caller);
+        self
     }
 
     /// Sets [`auth`](Self::auth).
@@ -193,6 +236,9 @@ pub enum ClientConfigError {
     /// The bearer token cannot be an HTTP header value (the message does not contain it).
     #[error("bearer token is not a valid HTTP header value")]
     InvalidToken,
+    /// The asynchronous mode's callback URL is not an absolute `http://` or `https://` URL.
+    #[error("the callback URL must be an absolute http:// or https:// URL")]
+    InvalidCallbackUrl,
 }
 
 /// Why a request did not bring a Fulfill or a Reject back; [`failure_reject`] turns it into
@@ -213,6 +259,9 @@ pub enum SendFailure {
     InvalidBody,
     /// A response body longer than [`MAX_RESPONSE_LEN`].
     BodyTooLarge,
+    /// The asynchronous mode's table of requests waiting for a reply is full (or the system
+    /// has no random source for a `Request-Id`): the Prepare was not sent.
+    TooManyPending,
 }
 
 /// The Reject, triggered by `node`, for a request that failed. This is the one place where
@@ -228,6 +277,7 @@ pub enum SendFailure {
 /// | other non-`200` (`1xx`, `2xx` such as `202`, `3xx`) | `T00` Internal Error | `peer answered HTTP <status>` |
 /// | `200` whose body is not a Fulfill or a Reject (a Prepare, garbage, empty) | `T00` Internal Error | `peer answered with an invalid ILP packet` |
 /// | a body over [`MAX_RESPONSE_LEN`] bytes | `T00` Internal Error | `peer's response is too large` |
+/// | asynchronous mode: too many requests waiting for a reply ([`SendFailure::TooManyPending`]) | `T03` Connector Busy | `too many requests waiting for a callback` |
 ///
 /// A `200` with a Reject is not a failure: the peer's Reject is returned unchanged.
 #[must_use]
@@ -257,12 +307,16 @@ pub fn failure_reject(failure: SendFailure, node: &Address) -> Reject {
             ErrorCode::T00_INTERNAL_ERROR,
             "peer's response is too large",
         ),
+        SendFailure::TooManyPending => (
+            ErrorCode::T03_CONNECTOR_BUSY,
+            "too many requests waiting for a callback",
+        ),
     };
     reject(code, node, message)
 }
 
-/// The ILP-over-HTTP client (synchronous mode): a [`PacketHandler`] that sends each Prepare
-/// to one peer. Cheap to clone; clones share the connection pool.
+/// The ILP-over-HTTP client: a [`PacketHandler`] that sends each Prepare to one peer. Cheap
+/// to clone; clones share the connection pool.
 ///
 /// Each Prepare is one `POST <peer URL>` whose body is the Prepare's bytes as they are (never
 /// re-encoded), with `Content-Type: application/octet-stream`,
@@ -271,13 +325,19 @@ pub fn failure_reject(failure: SendFailure, node: &Address) -> Reject {
 /// becomes a Reject from [`ClientConfig::node_address`], in one place: [`failure_reject`] (see
 /// the table there). The response's `Content-Type` is not checked.
 ///
+/// With [`ClientConfig::asynchronous`] set, each request also carries
+/// `Prefer: respond-async`, `Callback-Url` and a new `Request-Id`; a `202 Accepted` answer
+/// means the reply will come to the callback endpoint, and is awaited there (a peer that
+/// ignores the preference and answers `200` with the Fulfill or Reject is fine too).
+///
 /// Connections come from a hyper-util pool and are kept alive between requests: HTTP/1.1 by
 /// default, HTTP/2 with prior knowledge (`h2c`, no TLS) with [`ClientConfig::http2_only`].
 /// `https://` URLs are not supported yet.
 ///
 /// The time a request may take is the time left until the Prepare's `expires_at`, read through
-/// the client's [`Clock`]: when it runs out the request is dropped and the answer is `R00`. An already expired Prepare is rejected
-/// with `R00` without a request.
+/// the client's [`Clock`]: when it runs out (in the asynchronous mode: before the reply came)
+/// the request is dropped and the answer is `R00`. An already expired Prepare is rejected with
+/// `R00` without a request.
 ///
 /// ```no_run
 /// use ilp_core::{PacketHandler, Principal, Request};
@@ -300,21 +360,73 @@ pub struct HttpClient<C = SystemClock> {
 }
 
 struct Inner<C> {
-    client: Client<HttpConnector, Full<Bytes>>,
+    transport: Transport,
     url: Uri,
     node_address: Address,
     auth: Auth,
+    asynchronous: Option<Async>,
     clock: C,
 }
 
+/// [`AsyncCaller`] with the callback URL as a header value.
+struct Async {
+    callback_url: HeaderValue,
+    callbacks: Callbacks,
+    peer_account: AccountId,
+}
+
 /// The auth with the static header prepared once.
-enum Auth {
+pub(crate) enum Auth {
     None,
     Static(HeaderValue),
     Jwt {
         minter: Arc<dyn TokenSource>,
         omit_bearer: bool,
     },
+}
+
+impl Auth {
+    pub(crate) fn new(auth: OutgoingAuth) -> Result<Self, ClientConfigError> {
+        Ok(match auth {
+            OutgoingAuth::None => Self::None,
+            OutgoingAuth::Bearer(token) => {
+                let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose()))
+                    .map_err(|_| ClientConfigError::InvalidToken)?;
+                value.set_sensitive(true);
+                Self::Static(value)
+            }
+            OutgoingAuth::Jwt {
+                minter,
+                omit_bearer,
+            } => Self::Jwt {
+                minter,
+                omit_bearer,
+            },
+        })
+    }
+
+    /// The `Authorization` header to send at `now`.
+    pub(crate) fn header(&self, now: Timestamp) -> Option<HeaderValue> {
+        match self {
+            Self::None => None,
+            Self::Static(value) => Some(value.clone()),
+            Self::Jwt {
+                minter,
+                omit_bearer,
+            } => {
+                let token = minter.token(now);
+                let text = if *omit_bearer {
+                    token
+                } else {
+                    format!("Bearer {token}")
+                };
+                // A JWT is base64url and dots: always a valid header value.
+                let mut value = HeaderValue::try_from(text).ok()?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+        }
+    }
 }
 
 impl fmt::Debug for OutgoingAuth {
@@ -341,7 +453,65 @@ impl<C> fmt::Debug for HttpClient<C> {
             .field("url", &self.inner.url)
             .field("node_address", &self.inner.node_address)
             .field("auth", &auth)
+            .field("asynchronous", &self.inner.asynchronous.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// The pooled hyper client shared by [`HttpClient`] and the server's reply sender: one `POST`
+/// and its response head.
+#[derive(Clone)]
+pub(crate) struct Transport {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Transport {
+    pub(crate) fn new(
+        http2_only: bool,
+        connect_timeout: Duration,
+        pool_idle_timeout: Duration,
+        pool_max_idle_per_host: usize,
+    ) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(connect_timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .http2_only(http2_only)
+            .pool_idle_timeout(pool_idle_timeout)
+            .pool_max_idle_per_host(pool_max_idle_per_host)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        Self { client }
+    }
+
+    /// POSTs `body` to `url` as `application/octet-stream` with `headers`; gives the response
+    /// head and its unread body.
+    pub(crate) async fn post(
+        &self,
+        url: &Uri,
+        headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
+        body: Bytes,
+    ) -> Result<http::Response<Incoming>, SendFailure> {
+        let mut builder = http::Request::builder()
+            .method(Method::POST)
+            .uri(url.clone())
+            .header(CONTENT_TYPE, OCTET_STREAM)
+            .header(ACCEPT, OCTET_STREAM);
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        let request = builder
+            .body(Full::new(body))
+            .map_err(|_| SendFailure::Transport)?;
+        self.client.request(request).await.map_err(|e| {
+            debug!(error = %e, %url, "ILP-over-HTTP request failed");
+            if e.is_connect() {
+                SendFailure::Connect
+            } else {
+                SendFailure::Transport
+            }
+        })
     }
 }
 
@@ -358,87 +528,83 @@ impl<C: Clock> HttpClient<C> {
         if config.url.scheme() != Some(&http::uri::Scheme::HTTP) || config.url.host().is_none() {
             return Err(ClientConfigError::UnsupportedUrl);
         }
-        let auth = match config.auth {
-            OutgoingAuth::None => Auth::None,
-            OutgoingAuth::Bearer(token) => {
-                let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose()))
-                    .map_err(|_| ClientConfigError::InvalidToken)?;
-                value.set_sensitive(true);
-                Auth::Static(value)
+        let auth = Auth::new(config.auth)?;
+        let asynchronous = match config.asynchronous {
+            None => None,
+            Some(caller) => {
+                let url = &caller.callback_url;
+                let scheme_ok = url.scheme() == Some(&http::uri::Scheme::HTTP)
+                    || url.scheme() == Some(&http::uri::Scheme::HTTPS);
+                if !scheme_ok || url.host().is_none() {
+                    return Err(ClientConfigError::InvalidCallbackUrl);
+                }
+                Some(Async {
+                    callback_url: HeaderValue::try_from(url.to_string())
+                        .map_err(|_| ClientConfigError::InvalidCallbackUrl)?,
+                    callbacks: caller.callbacks,
+                    peer_account: caller.peer_account,
+                })
             }
-            OutgoingAuth::Jwt {
-                minter,
-                omit_bearer,
-            } => Auth::Jwt {
-                minter,
-                omit_bearer,
-            },
         };
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .http2_only(config.http2_only)
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .pool_max_idle_per_host(config.pool_max_idle_per_host)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
+        let transport = Transport::new(
+            config.http2_only,
+            config.connect_timeout,
+            config.pool_idle_timeout,
+            config.pool_max_idle_per_host,
+        );
         Ok(Self {
             inner: Arc::new(Inner {
-                client,
+                transport,
                 url: config.url,
                 node_address: config.node_address,
                 auth,
+                asynchronous,
                 clock,
             }),
         })
     }
 
-    fn authorization(&self) -> Option<HeaderValue> {
-        match &self.inner.auth {
-            Auth::None => None,
-            Auth::Static(value) => Some(value.clone()),
-            Auth::Jwt {
-                minter,
-                omit_bearer,
-            } => {
-                let token = minter.token(self.inner.clock.now());
-                let text = if *omit_bearer {
-                    token
-                } else {
-                    format!("Bearer {token}")
-                };
-                // A JWT is base64url and dots: always a valid header value.
-                let mut value = HeaderValue::try_from(text).ok()?;
-                value.set_sensitive(true);
-                Some(value)
-            }
+    /// Sends `body` and reads the answer, without any time limit (the caller sets it). In the
+    /// asynchronous mode, `waiting` is the reply's entry in the callback table.
+    async fn exchange(
+        &self,
+        body: Bytes,
+        waiting: Option<Waiting>,
+    ) -> Result<IlpResult, SendFailure> {
+        let mut headers = Vec::with_capacity(4);
+        if let Some(value) = self.inner.auth.header(self.inner.clock.now()) {
+            headers.push((AUTHORIZATION, value));
         }
-    }
-
-    /// Sends `body` and reads the answer, without any time limit (the caller sets it).
-    async fn exchange(&self, body: Bytes) -> Result<IlpResult, SendFailure> {
-        let mut builder = http::Request::builder()
-            .method(Method::POST)
-            .uri(self.inner.url.clone())
-            .header(CONTENT_TYPE, OCTET_STREAM)
-            .header(ACCEPT, OCTET_STREAM);
-        if let Some(value) = self.authorization() {
-            builder = builder.header(AUTHORIZATION, value);
+        if let (Some(waiting), Some(caller)) = (&waiting, &self.inner.asynchronous) {
+            headers.push((
+                HeaderName::from_static(PREFER),
+                HeaderValue::from_static("respond-async"),
+            ));
+            headers.push((
+                HeaderName::from_static(CALLBACK_URL),
+                caller.callback_url.clone(),
+            ));
+            headers.push((
+                HeaderName::from_static(REQUEST_ID),
+                HeaderValue::from_str(waiting.id.as_str()).map_err(|_| SendFailure::Transport)?,
+            ));
         }
-        let request = builder
-            .body(Full::new(body))
-            .map_err(|_| SendFailure::Transport)?;
-        let response = self.inner.client.request(request).await.map_err(|e| {
-            debug!(error = %e, url = %self.inner.url, "ILP-over-HTTP request failed");
-            if e.is_connect() {
-                SendFailure::Connect
-            } else {
-                SendFailure::Transport
-            }
-        })?;
+        let response = self
+            .inner
+            .transport
+            .post(&self.inner.url, headers, body)
+            .await?;
         let status = response.status();
+        if let (StatusCode::ACCEPTED, Some(mut waiting)) = (status, waiting) {
+            // The body is not read (a 202's is empty; if not, its HTTP/1.1 connection closes).
+            drop(response);
+            debug!(request_id = %waiting.id, "ILP-over-HTTP: accepted, waiting for the callback");
+            // The sender lives in the table until the reply or the `Waiting` drop: an error
+            // here cannot happen while `waiting` is alive.
+            return (&mut waiting.reply)
+                .await
+                .map_err(|_| SendFailure::Transport);
+        }
         if status != StatusCode::OK {
             return Err(SendFailure::Status(status));
         }
@@ -479,10 +645,19 @@ impl<C: Clock + 'static> PacketHandler for HttpClient<C> {
         if expires_at <= now {
             return Err(failure_reject(SendFailure::Expired, node));
         }
+        let waiting = match &self.inner.asynchronous {
+            None => None,
+            Some(caller) => match caller.callbacks.register(caller.peer_account.clone()) {
+                Ok(waiting) => Some(waiting),
+                Err(RegisterError::Full | RegisterError::Random) => {
+                    return Err(failure_reject(SendFailure::TooManyPending, node));
+                }
+            },
+        };
         let left = expires_at.saturating_duration_since(now);
         // The Prepare's own bytes, shared, not re-encoded.
         let body = request.prepare.into_bytes();
-        match tokio::time::timeout(left, self.exchange(body)).await {
+        match tokio::time::timeout(left, self.exchange(body, waiting)).await {
             Ok(Ok(result)) => result,
             Ok(Err(failure)) => Err(failure_reject(failure, node)),
             Err(_elapsed) => Err(failure_reject(SendFailure::Expired, node)),

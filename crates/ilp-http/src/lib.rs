@@ -1,9 +1,10 @@
 //! ILP-over-HTTP ([RFC 0035]) for Interledger: each Prepare is an HTTP `POST` whose body is the
 //! OER Prepare, and the response body is the Fulfill or the Reject.
 //!
-//! This crate has the **synchronous** mode, the one every implementation speaks
-//! (interledger-rs, Rafiki, interledger4j, ilp-plugin-http); the asynchronous mode of the
-//! current RFC draft (202 and a callback) is not there yet:
+//! Both modes are here: the **synchronous** one that every implementation speaks
+//! (interledger-rs, Rafiki, interledger4j, ilp-plugin-http), on by default, and the
+//! **asynchronous** one of the current RFC draft (`202 Accepted` at once, the reply POSTed
+//! later to the caller's callback URL), off by default on both sides (see [`callback`]):
 //!
 //! - [`Endpoint`]: the core. It maps an `http::Request<Bytes>` to an `http::Response<Bytes>`
 //!   through an [`Authenticator`](ilp_core::Authenticator) and a
@@ -18,6 +19,11 @@
 //!   that POSTs each Prepare to one peer over a pooled connection, with a timeout from the
 //!   Prepare's expiry, a static bearer token or a per-request token ([`TokenSource`], e.g. a
 //!   JWT minter), and every failure mapped to a Reject in one place ([`failure_reject`]).
+//! - The asynchronous mode (feature `tokio`): as the callee,
+//!   [`IlpHttpService::with_async`] with an [`AsyncConfig`] whose [`CallbackPolicy`] (for
+//!   example [`CallbackRoutes`]) says where each account's replies may go; as the caller, an
+//!   [`HttpClient`] with [`ClientConfig::asynchronous`] and the callback endpoint
+//!   [`IlpHttpService::with_callbacks`], sharing one [`Callbacks`] table.
 //!
 //! [RFC 0035]: https://interledger.org/developers/rfcs/ilp-over-http/
 //!
@@ -53,18 +59,22 @@
 // The crate docs link to items that only exist with the `tokio` feature.
 #![cfg_attr(not(feature = "tokio"), allow(rustdoc::broken_intra_doc_links))]
 
+pub mod callback;
 mod server;
 
+#[cfg(feature = "tokio")]
+pub use server::{AsyncConfig, HttpServer, IlpHttpService};
 pub use server::{
     Endpoint, ServerConfig, DEFAULT_MAX_BODY_LEN, ILP_OCTET_STREAM, ILP_PEER_ID, OCTET_STREAM,
 };
-#[cfg(feature = "tokio")]
-pub use server::{HttpServer, IlpHttpService};
 
 #[cfg(feature = "tokio")]
 mod client;
+pub use callback::RequestId;
+#[cfg(feature = "tokio")]
+pub use callback::{CallbackPolicy, CallbackRoutes, CallbackTarget, Callbacks};
 #[cfg(feature = "tokio")]
 pub use client::{
-    failure_reject, BearerToken, ClientConfig, ClientConfigError, HttpClient, OutgoingAuth,
-    SendFailure, TokenSource, MAX_RESPONSE_LEN,
+    failure_reject, AsyncCaller, BearerToken, ClientConfig, ClientConfigError, HttpClient,
+    OutgoingAuth, SendFailure, TokenSource, MAX_RESPONSE_LEN,
 };

@@ -18,11 +18,15 @@ mod config;
 #[cfg(feature = "tokio")]
 mod listener;
 #[cfg(feature = "tokio")]
+mod replies;
+#[cfg(feature = "tokio")]
 mod service;
 
 pub use config::{ServerConfig, DEFAULT_MAX_BODY_LEN};
 #[cfg(feature = "tokio")]
 pub use listener::HttpServer;
+#[cfg(feature = "tokio")]
+pub use replies::AsyncConfig;
 #[cfg(feature = "tokio")]
 pub use service::IlpHttpService;
 
@@ -210,8 +214,19 @@ impl Endpoint {
         parts: &http::request::Parts,
         source: Option<IpAddr>,
     ) -> Result<Principal, Refusal> {
+        let path_account =
+            match_path(&self.inner.config.path, parts.uri.path()).ok_or(Refusal::NotFound)?;
+        self.admit_on(path_account, parts, source).await
+    }
+
+    /// [`admit`](Self::admit) on a path already matched, naming `path_account`.
+    pub(crate) async fn admit_on(
+        &self,
+        path_account: Option<&str>,
+        parts: &http::request::Parts,
+        source: Option<IpAddr>,
+    ) -> Result<Principal, Refusal> {
         let config = &self.inner.config;
-        let path_account = match_path(&config.path, parts.uri.path()).ok_or(Refusal::NotFound)?;
         if parts.method != Method::POST {
             return Err(Refusal::MethodNotAllowed);
         }
@@ -252,19 +267,9 @@ impl Endpoint {
     /// Decodes the body and asks the handler: `200` with the Fulfill or Reject, or `400` with
     /// an `F01` Reject.
     pub(crate) async fn respond(&self, principal: Principal, body: Bytes) -> Response<Bytes> {
-        let prepare = match Prepare::decode(body) {
+        let prepare = match self.decode(body) {
             Ok(prepare) => prepare,
-            Err(error) => {
-                debug!(%error, "ilp-http: invalid Prepare");
-                let reject = RejectBuilder {
-                    code: ErrorCode::F01_INVALID_PACKET,
-                    triggered_by: &self.inner.config.node_address,
-                    message: &format!("invalid ILP Prepare packet: {error}"),
-                    data: &[],
-                }
-                .build_lossy();
-                return packet_response(StatusCode::BAD_REQUEST, reject.into_bytes());
-            }
+            Err(response) => return *response,
         };
         let result = self
             .inner
@@ -282,6 +287,35 @@ impl Endpoint {
             }
         };
         packet_response(StatusCode::OK, body)
+    }
+
+    /// Decodes a Prepare, or gives the `400` with an `F01` Reject.
+    pub(crate) fn decode(&self, body: Bytes) -> Result<Prepare, Box<Response<Bytes>>> {
+        Prepare::decode(body).map_err(|error| {
+            debug!(%error, "ilp-http: invalid Prepare");
+            Box::new(self.bad_request(
+                ErrorCode::F01_INVALID_PACKET,
+                &format!("invalid ILP Prepare packet: {error}"),
+            ))
+        })
+    }
+
+    /// A `400` whose body is a Reject from this node.
+    pub(crate) fn bad_request(&self, code: ErrorCode, message: &str) -> Response<Bytes> {
+        let reject = RejectBuilder {
+            code,
+            triggered_by: &self.inner.config.node_address,
+            message,
+            data: &[],
+        }
+        .build_lossy();
+        packet_response(StatusCode::BAD_REQUEST, reject.into_bytes())
+    }
+
+    /// The packet handler.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn handler(&self) -> &Arc<dyn PacketHandler> {
+        &self.inner.handler
     }
 }
 
@@ -302,7 +336,7 @@ pub(crate) fn record_status<B>(response: &Response<B>) {
     debug!(status, "ilp-http: answered");
 }
 
-fn packet_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
+pub(crate) fn packet_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     response
@@ -313,7 +347,7 @@ fn packet_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
 
 /// Matches `path` against `pattern`: `None` if it does not match, else the `{account}`
 /// segment if the pattern has one.
-fn match_path<'p>(pattern: &str, path: &'p str) -> Option<Option<&'p str>> {
+pub(crate) fn match_path<'p>(pattern: &str, path: &'p str) -> Option<Option<&'p str>> {
     match pattern.split_once("{account}") {
         None => (path == pattern).then_some(None),
         Some((prefix, suffix)) => {
@@ -323,7 +357,7 @@ fn match_path<'p>(pattern: &str, path: &'p str) -> Option<Option<&'p str>> {
     }
 }
 
-fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
+pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };

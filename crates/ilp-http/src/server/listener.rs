@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 
 use super::{Endpoint, IlpHttpService, ServerConfig};
 
-/// An ILP-over-HTTP server (synchronous mode) on hyper: HTTP/1.1, and HTTP/2 with prior
+/// An ILP-over-HTTP server on hyper: HTTP/1.1, and HTTP/2 with prior
 /// knowledge (`h2c`), on one port. Each request is answered by an [`IlpHttpService`].
 ///
 /// - A connection that sends nothing within
@@ -53,6 +53,12 @@ impl HttpServer {
             listener,
             IlpHttpService::new(Endpoint::new(authenticator, handler, config)),
         )
+    }
+
+    /// Binds `addr` and serves `service` (for the asynchronous mode, see
+    /// [`IlpHttpService::with_async`] and [`IlpHttpService::with_callbacks`]).
+    pub async fn bind_service(addr: SocketAddr, service: IlpHttpService) -> std::io::Result<Self> {
+        Self::from_listener(TcpListener::bind(addr).await?, service)
     }
 
     /// Starts serving `service` on a bound listener.

@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -12,7 +13,9 @@ use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use tracing::{debug, Instrument};
 
-use super::{record_status, request_span, Endpoint, Refusal};
+use super::replies::{self, async_request, AsyncConfig, Replies};
+use super::{match_path, record_status, request_span, Endpoint, Refusal};
+use crate::callback::Callbacks;
 
 /// An [`Endpoint`] as a `tower::Service<http::Request<B>>` for any body `B`, to mount in an
 /// axum or hyper application (or serve with [`HttpServer`](crate::HttpServer)).
@@ -24,10 +27,26 @@ use super::{record_status, request_span, Endpoint, Refusal};
 ///
 /// The client's address (for throttling failed attempts) is a `SocketAddr` request
 /// extension when there is one, else the one set by [`with_source`](Self::with_source).
+///
+/// Two more roles, off by default, for the asynchronous mode (see [`crate::callback`]):
+///
+/// - as the callee, [`with_async`](Self::with_async): answers `202` to requests asking for
+///   it and POSTs their replies to the caller's callback URL (see [`AsyncConfig`]);
+/// - as the caller, [`with_callbacks`](Self::with_callbacks): serves the callback endpoint
+///   where peers POST the replies to this process's asynchronous
+///   [`HttpClient`](crate::HttpClient)s.
 #[derive(Debug, Clone)]
 pub struct IlpHttpService {
     endpoint: Endpoint,
     source: Option<IpAddr>,
+    replies: Option<Arc<Replies>>,
+    callbacks: Option<Arc<CallbackEndpoint>>,
+}
+
+#[derive(Debug)]
+struct CallbackEndpoint {
+    path: String,
+    callbacks: Callbacks,
 }
 
 impl IlpHttpService {
@@ -37,7 +56,36 @@ impl IlpHttpService {
         Self {
             endpoint,
             source: None,
+            replies: None,
+            callbacks: None,
         }
+    }
+
+    /// Answers requests that ask for the asynchronous mode with `202`, and POSTs their replies
+    /// to the callbacks `config` allows (see [`AsyncConfig`]). Without it they are answered
+    /// synchronously.
+    #[must_use]
+    pub fn with_async(mut self, config: AsyncConfig) -> Self {
+        self.replies = Some(Arc::new(Replies::new(config)));
+        self
+    }
+
+    /// Serves the callback endpoint at `path` (`{account}` may stand for one segment, as in
+    /// [`ServerConfig::path`](crate::ServerConfig::path)), handing replies to `callbacks`.
+    ///
+    /// A callback request is checked as a Prepare request is (method, content type, size,
+    /// credentials through the same authenticator, with the account from the path or
+    /// `ilp-peer-id`), then answered `200` when it is the first reply to a request waiting in
+    /// `callbacks` and comes from the account that request was sent to, else `400`: missing or
+    /// malformed `Request-Id`, a body that is not a Fulfill or Reject, a `Request-Id` unknown,
+    /// already answered, expired, or another account's.
+    #[must_use]
+    pub fn with_callbacks(mut self, path: impl Into<String>, callbacks: Callbacks) -> Self {
+        self.callbacks = Some(Arc::new(CallbackEndpoint {
+            path: path.into(),
+            callbacks,
+        }));
+        self
     }
 
     /// Sets the client's address for requests that carry no `SocketAddr` extension (a server
@@ -67,30 +115,61 @@ impl IlpHttpService {
         let (parts, body) = request.into_parts();
         let span = request_span(&parts);
         let response = async {
-            let config = self.endpoint.config();
-            let response = match self.endpoint.admit(&parts, source).await {
-                Err(refusal) => refusal.into_response(),
-                Ok(principal) => {
-                    let read = Limited::new(body, config.max_body_len).collect();
-                    match tokio::time::timeout(config.body_read_timeout, read).await {
-                        Err(_) => Refusal::RequestTimeout.into_response(),
-                        Ok(Err(error)) if error.is::<LengthLimitError>() => {
-                            Refusal::PayloadTooLarge.into_response()
-                        }
-                        Ok(Err(error)) => {
-                            debug!(%error, "ilp-http: reading the body failed");
-                            Refusal::BadRequest.into_response()
-                        }
-                        Ok(Ok(body)) => self.endpoint.respond(principal, body.to_bytes()).await,
-                    }
-                }
-            };
+            let response = self.answer(&parts, body, source).await;
             record_status(&response);
             response
         }
         .instrument(span)
         .await;
         response.map(Full::new)
+    }
+}
+
+impl IlpHttpService {
+    async fn answer<B>(
+        &self,
+        parts: &http::request::Parts,
+        body: B,
+        source: Option<IpAddr>,
+    ) -> Response<Bytes>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let config = self.endpoint.config();
+        let callback = self.callbacks.as_deref().and_then(|endpoint| {
+            let account = match_path(&endpoint.path, parts.uri.path())?;
+            Some((endpoint, account))
+        });
+        let admitted = match callback {
+            Some((_, account)) => self.endpoint.admit_on(account, parts, source).await,
+            None => self.endpoint.admit(parts, source).await,
+        };
+        let principal = match admitted {
+            Ok(principal) => principal,
+            Err(refusal) => return refusal.into_response(),
+        };
+        let read = Limited::new(body, config.max_body_len).collect();
+        let body = match tokio::time::timeout(config.body_read_timeout, read).await {
+            Ok(Ok(body)) => body.to_bytes(),
+            Err(_) => return Refusal::RequestTimeout.into_response(),
+            Ok(Err(error)) if error.is::<LengthLimitError>() => {
+                return Refusal::PayloadTooLarge.into_response();
+            }
+            Ok(Err(error)) => {
+                debug!(%error, "ilp-http: reading the body failed");
+                return Refusal::BadRequest.into_response();
+            }
+        };
+        if let Some((endpoint, _)) = callback {
+            return replies::receive(&endpoint.callbacks, &principal, &parts.headers, body);
+        }
+        match (&self.replies, async_request(&parts.headers)) {
+            (Some(replies), Some(request)) => {
+                replies.accept(&self.endpoint, principal, request, body)
+            }
+            _ => self.endpoint.respond(principal, body).await,
+        }
     }
 }
 

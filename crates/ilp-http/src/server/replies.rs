@@ -1,0 +1,414 @@
+//! The asynchronous mode in the server: the callee's side ([`AsyncConfig`], [`Replies`]: `202`
+//! now, the reply POSTed to the caller's callback later) and the caller's callback endpoint
+//! ([`receive`]).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, AUTHORIZATION};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
+use ilp_core::{AccountId, Clock, Principal, Request, SystemClock};
+use ilp_packet::{ErrorCode, Packet, Timestamp};
+use tracing::{debug, warn, Instrument};
+
+use super::Endpoint;
+use crate::callback::{
+    CallbackPolicy, CallbackTarget, Callbacks, RequestId, CALLBACK_URL, PREFER, REQUEST_ID,
+    RESPOND_ASYNC,
+};
+use crate::client::{Auth, Transport};
+
+/// Settings of the asynchronous mode on the callee's side
+/// ([`IlpHttpService::with_async`](crate::IlpHttpService::with_async)).
+///
+/// Without it a server ignores `Prefer: respond-async` and answers every request
+/// synchronously (`200`), as [RFC 7240] lets it. With it, a request with
+/// `Prefer: respond-async` or a `Callback-Url` header is answered `202 Accepted` as soon as its
+/// Prepare is decoded, and the Fulfill or Reject is POSTed to the callback URL later:
+///
+/// - The request must carry a `Request-Id` (a UUID), and its `Callback-Url` (or the one agreed
+///   out of band when it names none) must be allowed by [`policy`](Self::policy) for the
+///   authenticated account; else `400` with an `F00` Reject saying which.
+/// - A `Request-Id` the account already has in progress is answered `202` again and not
+///   handled twice. At most [`max_pending`](Self::max_pending) requests are in progress at
+///   once; more get `503`.
+/// - The handler gets until the Prepare's expiry; a reply not ready by then is not sent (the
+///   caller rejects `R00` on its own).
+/// - The reply is POSTed with `Content-Type: application/octet-stream`, the `Request-Id` and
+///   the target's `Authorization`. Each attempt may take [`attempt_timeout`](Self::attempt_timeout);
+///   on `5xx`, a timeout or a connection failure it is tried again (after
+///   [`first_retry`](Self::first_retry), doubling up to
+///   [`max_retry_interval`](Self::max_retry_interval)) until the Prepare expires; any `2xx`
+///   or `4xx` ends it.
+///
+/// [RFC 7240]: https://www.rfc-editor.org/rfc/rfc7240
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct AsyncConfig {
+    /// Which callback URLs each account may name, and the credentials to send there.
+    pub policy: Arc<dyn CallbackPolicy>,
+    /// The most requests in progress at once (default 10 000).
+    pub max_pending: usize,
+    /// How long one attempt to POST a reply may take (default 5 s).
+    pub attempt_timeout: Duration,
+    /// The wait before the first retry (default 100 ms).
+    pub first_retry: Duration,
+    /// The longest wait between two attempts (default 2 s).
+    pub max_retry_interval: Duration,
+}
+
+impl fmt::Debug for AsyncConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncConfig")
+            .field("max_pending", &self.max_pending)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("first_retry", &self.first_retry)
+            .field("max_retry_interval", &self.max_retry_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncConfig {
+    /// The asynchronous mode with `policy` and default limits.
+    #[must_use]
+    pub fn new(policy: impl CallbackPolicy + 'static) -> Self {
+        Self {
+            policy: Arc::new(policy),
+            max_pending: 10_000,
+            attempt_timeout: Duration::from_secs(5),
+            first_retry: Duration::from_millis(100),
+            max_retry_interval: Duration::from_secs(2),
+        }
+    }
+
+    /// Sets [`max_pending`](Self::max_pending).
+    #[must_use]
+    pub const fn with_max_pending(mut self, max_pending: usize) -> Self {
+        self.max_pending = max_pending;
+        self
+    }
+
+    /// Sets [`attempt_timeout`](Self::attempt_timeout).
+    #[must_use]
+    pub const fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// Sets [`first_retry`](Self::first_retry) and
+    /// [`max_retry_interval`](Self::max_retry_interval).
+    #[must_use]
+    pub const fn with_retry(mut self, first: Duration, max: Duration) -> Self {
+        self.first_retry = first;
+        self.max_retry_interval = max;
+        self
+    }
+}
+
+/// What the asynchronous headers of a request ask for.
+pub(crate) struct AsyncRequest {
+    callback_url: Option<Uri>,
+    request_id: Option<RequestId>,
+    bad_callback_url: bool,
+}
+
+/// The asynchronous mode's headers: `None` when the request does not ask for it.
+pub(crate) fn async_request(headers: &HeaderMap) -> Option<AsyncRequest> {
+    let prefer = headers.get_all(PREFER).iter().any(|value| {
+        value.to_str().is_ok_and(|text| {
+            text.split(',').any(|preference| {
+                let token = preference.split(';').next().unwrap_or_default().trim();
+                token.eq_ignore_ascii_case(RESPOND_ASYNC)
+            })
+        })
+    });
+    let callback = headers.get(CALLBACK_URL);
+    if !prefer && callback.is_none() {
+        return None;
+    }
+    let callback_url = callback
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<Uri>().ok())
+        .filter(|url| {
+            url.host().is_some()
+                && (url.scheme() == Some(&http::uri::Scheme::HTTP)
+                    || url.scheme() == Some(&http::uri::Scheme::HTTPS))
+        });
+    Some(AsyncRequest {
+        bad_callback_url: callback.is_some() && callback_url.is_none(),
+        callback_url,
+        request_id: request_id(headers),
+    })
+}
+
+fn request_id(headers: &HeaderMap) -> Option<RequestId> {
+    headers.get(REQUEST_ID)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The callee's state: the reply sender and the requests in progress.
+pub(crate) struct Replies {
+    config: AsyncConfig,
+    transport: Transport,
+    in_progress: Mutex<HashSet<(AccountId, RequestId)>>,
+}
+
+impl fmt::Debug for Replies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Replies")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Replies {
+    pub(crate) fn new(config: AsyncConfig) -> Self {
+        Self {
+            transport: Transport::new(false, config.attempt_timeout, Duration::from_secs(90), 256),
+            config,
+            in_progress: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn in_progress(&self) -> std::sync::MutexGuard<'_, HashSet<(AccountId, RequestId)>> {
+        self.in_progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Answers an asynchronous request: `202` and a task that handles the Prepare and POSTs
+    /// the reply, or `400` / `503`.
+    pub(crate) fn accept(
+        self: &Arc<Self>,
+        endpoint: &Endpoint,
+        principal: Principal,
+        request: AsyncRequest,
+        body: Bytes,
+    ) -> Response<Bytes> {
+        if request.bad_callback_url {
+            debug!("ilp-http: invalid Callback-Url");
+            return endpoint.bad_request(
+                ErrorCode::F00_BAD_REQUEST,
+                "Callback-Url must be an absolute http:// or https:// URL",
+            );
+        }
+        let Some(id) = request.request_id else {
+            debug!("ilp-http: asynchronous request without a valid Request-Id");
+            return endpoint.bad_request(
+                ErrorCode::F00_BAD_REQUEST,
+                "asynchronous request needs a Request-Id (a UUID)",
+            );
+        };
+        let Some(target) = self
+            .config
+            .policy
+            .target(&principal, request.callback_url.as_ref())
+        else {
+            debug!(request_id = %id, "ilp-http: callback URL not allowed");
+            return endpoint.bad_request(
+                ErrorCode::F00_BAD_REQUEST,
+                "callback URL not allowed for this account",
+            );
+        };
+        let prepare = match endpoint.decode(body) {
+            Ok(prepare) => prepare,
+            Err(response) => return *response,
+        };
+        let key = (principal.account.clone(), id.clone());
+        {
+            let mut in_progress = self.in_progress();
+            if in_progress.contains(&key) {
+                debug!(request_id = %id, "ilp-http: Request-Id already in progress");
+                return accepted();
+            }
+            if in_progress.len() >= self.config.max_pending {
+                warn!(
+                    max = self.config.max_pending,
+                    "ilp-http: too many asynchronous requests in progress"
+                );
+                return super::Refusal::Unavailable.into_response();
+            }
+            in_progress.insert(key.clone());
+        }
+        let guard = InProgress {
+            replies: Arc::clone(self),
+            key,
+        };
+        let handler = Arc::clone(endpoint.handler());
+        let span = tracing::debug_span!("ilp_http_reply", request_id = %id, url = %target.url);
+        tokio::spawn(
+            async move {
+                let in_progress = guard;
+                let expires_at = prepare.expires_at();
+                let left = expires_at.saturating_duration_since(SystemClock.now());
+                let handling = handler.handle(Request {
+                    from: principal,
+                    prepare,
+                });
+                let Ok(result) = tokio::time::timeout(left, handling).await else {
+                    debug!("ilp-http: handler not done by the expiry, no reply sent");
+                    return;
+                };
+                let body = match result {
+                    Ok(fulfill) => fulfill.into_bytes(),
+                    Err(reject) => reject.into_bytes(),
+                };
+                in_progress
+                    .replies
+                    .send(&target, &id, body, expires_at)
+                    .await;
+            }
+            .instrument(span),
+        );
+        accepted()
+    }
+
+    /// POSTs a reply until it is taken (`2xx`), refused (`4xx`) or the Prepare expired.
+    async fn send(&self, target: &CallbackTarget, id: &RequestId, body: Bytes, until: Timestamp) {
+        let auth = match Auth::new(target.auth.clone()) {
+            Ok(auth) => auth,
+            Err(error) => {
+                warn!(%error, "ilp-http: cannot send the reply");
+                return;
+            }
+        };
+        let Ok(id_value) = HeaderValue::from_str(id.as_str()) else {
+            return;
+        };
+        let mut wait = self.config.first_retry;
+        for attempt in 1u32.. {
+            let now = SystemClock.now();
+            let left = until.saturating_duration_since(now);
+            if left.is_zero() {
+                warn!(
+                    attempt,
+                    "ilp-http: reply not taken before the expiry, given up"
+                );
+                return;
+            }
+            let mut headers = vec![(HeaderName::from_static(REQUEST_ID), id_value.clone())];
+            if let Some(value) = auth.header(now) {
+                headers.push((AUTHORIZATION, value));
+            }
+            let post = self.transport.post(&target.url, headers, body.clone());
+            match tokio::time::timeout(left.min(self.config.attempt_timeout), post).await {
+                Ok(Ok(response)) if response.status().is_success() => {
+                    debug!(attempt, status = %response.status(), "ilp-http: reply taken");
+                    return;
+                }
+                Ok(Ok(response)) if response.status().is_client_error() => {
+                    warn!(attempt, status = %response.status(), "ilp-http: reply refused");
+                    return;
+                }
+                Ok(Ok(response)) => {
+                    debug!(attempt, status = %response.status(), "ilp-http: reply failed, will retry");
+                }
+                Ok(Err(failure)) => {
+                    debug!(attempt, ?failure, "ilp-http: reply failed, will retry");
+                }
+                Err(_) => debug!(attempt, "ilp-http: reply timed out, will retry"),
+            }
+            let left = until.saturating_duration_since(SystemClock.now());
+            tokio::time::sleep(wait.min(left)).await;
+            wait = (wait * 2).min(self.config.max_retry_interval);
+        }
+    }
+}
+
+/// Keeps a request in the in-progress set while its task lives.
+struct InProgress {
+    replies: Arc<Replies>,
+    key: (AccountId, RequestId),
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.replies.in_progress().remove(&self.key);
+    }
+}
+
+fn accepted() -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::ACCEPTED;
+    response
+}
+
+/// The caller's callback endpoint: takes a reply POSTed by `principal` and hands it to the
+/// request waiting in `callbacks`. `200` when taken; `400` (with no body) for a missing or
+/// malformed `Request-Id`, a body that is not a Fulfill or Reject, or a `Request-Id` unknown,
+/// already answered, expired or sent to another account.
+pub(crate) fn receive(
+    callbacks: &Callbacks,
+    principal: &Principal,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response<Bytes> {
+    let status = match request_id(headers) {
+        None => {
+            debug!("ilp-http: callback without a valid Request-Id");
+            StatusCode::BAD_REQUEST
+        }
+        Some(id) => {
+            let reply = match Packet::decode(body) {
+                Ok(Packet::Fulfill(fulfill)) => Some(Ok(fulfill)),
+                Ok(Packet::Reject(reject)) => Some(Err(reject)),
+                Ok(Packet::Prepare(_)) | Err(_) => None,
+            };
+            match reply.map(|reply| callbacks.deliver(&id, &principal.account, reply)) {
+                Some(Ok(())) => {
+                    debug!(request_id = %id, "ilp-http: callback taken");
+                    StatusCode::OK
+                }
+                Some(Err(error)) => {
+                    debug!(request_id = %id, %error, "ilp-http: callback refused");
+                    StatusCode::BAD_REQUEST
+                }
+                None => {
+                    debug!(request_id = %id, "ilp-http: callback body is not a Fulfill or Reject");
+                    StatusCode::BAD_REQUEST
+                }
+            }
+        }
+    };
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = status;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn the_async_mode_is_asked_by_prefer_or_a_callback_url() {
+        assert!(async_request(&HeaderMap::new()).is_none());
+        assert!(async_request(&headers(&[("prefer", "handling=lenient")])).is_none());
+        assert!(async_request(&headers(&[("prefer", "respond-async")])).is_some());
+        assert!(async_request(&headers(&[("prefer", "wait=5, Respond-Async; x=1")])).is_some());
+        assert!(async_request(&headers(&[("prefer", "a"), ("prefer", "respond-async")])).is_some());
+        let request = async_request(&headers(&[("callback-url", "http://h/c")])).unwrap();
+        assert_eq!(request.callback_url.unwrap().to_string(), "http://h/c");
+        assert!(!request.bad_callback_url);
+        assert!(request.request_id.is_none());
+        let request = async_request(&headers(&[
+            ("callback-url", "h/c"),
+            ("request-id", " 3F2504E0-4F89-41D3-9A0C-0305E82C3301 "),
+        ]))
+        .unwrap();
+        assert!(request.bad_callback_url);
+        assert_eq!(
+            request.request_id.unwrap().as_str(),
+            "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+        );
+    }
+}
