@@ -6,14 +6,14 @@
 //   node btp.js server PORT TOKEN
 //       An ilp-plugin-btp listener (`listener: { port: PORT, secret: TOKEN }`, one account, any
 //       path; `responseTimeout` 5 s instead of 35 s, so that a Prepare it sends and never gets
-//       an answer to shows within a test's time). Prints {"ready":true} once listening, then,
-//       as they happen,
+//       an answer to shows within a test's time). Prints {"ready":true,"port":PORT} once
+//       listening, then, as they happen,
 //       {"event":"connect"} / {"event":"disconnect"} (a client authenticated / went away) and
 //       {"held":N} (see below). Commands on stdin:
 //         {"send":{"count":N,"dataBytes":B}}  sends N Prepares to the connected client (waits
 //                                             up to 10 s for one to connect, unless "force":
 //                                             true is given), prints a result line
-//                                             {"result": ...} (see sendPrepares) with the
+//                                             {"result": ...} (convention.js's sendPrepares) with the
 //                                             plugin's error log lines meanwhile in "logged"
 //         {"stats":true}                      prints {"stats":{...}}: the Prepares answered
 //       Exits on stdin EOF.
@@ -29,43 +29,18 @@
 //       "error authenticating btp connection {"code":"F00","name":"NotAcceptedError",...}"
 //       and connect() then fails with "connection aborted".
 //
-// Both modes answer incoming Prepares by the test convention of ilp-core's TestReceiver:
-// fulfillment = SHA-256(data); Fulfill (data echoed) when SHA-256(fulfillment) equals the
-// condition, else Reject F05 "condition is not SHA-256(SHA-256(data))" triggered by
-// test.js.receiver. A Prepare whose data starts with "hold:" is never answered (the test uses
+// Both modes answer incoming Prepares and send Prepares by the test convention (see
+// convention.js); a Prepare whose data starts with "hold:" is never answered (the test uses
 // it to have Prepares in flight); each one prints {"held":<how many so far>}.
-//
-// Both modes send Prepares by the same convention: Prepare i (from 0) has a matching condition
-// when i is even, a wrong one (SHA-256 of "wrong" + data) when odd.
 'use strict'
 
-const crypto = require('crypto')
 const http = require('http')
-const readline = require('readline')
-const IlpPacket = require('ilp-packet')
 const BtpPlugin = require('ilp-plugin-btp')
+const { makeAnswerer, sendPrepares, print, exit, announce, serveCommands, main } = require('./convention')
 
-const ADDRESS = 'test.js.receiver'
-const DESTINATION = 'test.interop.receiver'
-const REJECT_MESSAGE = 'condition is not SHA-256(SHA-256(data))'
 const CONNECT_TIMEOUT_MS = 10000
-const EXPIRY_MS = 30000
 const SEND_CONCURRENCY = 16
-const SHOWN = 5
 const VERBOSE = !!process.env.BTP_JS_DEBUG
-
-function sha256 (data) {
-  return crypto.createHash('sha256').update(data).digest()
-}
-
-function print (obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n')
-}
-
-function exit (code) {
-  // Let stdout drain before exiting.
-  process.stdout.write('', () => process.exit(code))
-}
 
 // A logger for the plugin (its `modules.log`): keeps the error lines, so that the client can
 // report why connecting failed; writes errors (and everything with BTP_JS_DEBUG set) to stderr.
@@ -89,127 +64,6 @@ function makeLog (name) {
 }
 
 // ------------------------------------------------------------------------------------------
-// Answering Prepares
-
-function makeAnswerer () {
-  const stats = { received: 0, fulfilled: 0, rejected: 0, held: 0 }
-  const handler = async (buffer) => {
-    const prepare = IlpPacket.deserializeIlpPrepare(buffer)
-    stats.received++
-    if (prepare.data.subarray(0, 5).toString('latin1') === 'hold:') {
-      stats.held++
-      print({ held: stats.held })
-      return new Promise(() => {})
-    }
-    const fulfillment = sha256(prepare.data)
-    if (sha256(fulfillment).equals(prepare.executionCondition)) {
-      stats.fulfilled++
-      return IlpPacket.serializeIlpFulfill({ fulfillment, data: prepare.data })
-    }
-    stats.rejected++
-    return IlpPacket.serializeIlpReject({
-      code: 'F05',
-      triggeredBy: ADDRESS,
-      message: REJECT_MESSAGE,
-      data: Buffer.alloc(0)
-    })
-  }
-  return { stats, handler }
-}
-
-// ------------------------------------------------------------------------------------------
-// Sending Prepares
-
-function testData (i, dataBytes) {
-  const data = Buffer.alloc(dataBytes)
-  for (let k = 0; k < dataBytes; k++) data[k] = (i * 131 + k * 7) & 0xff
-  if (dataBytes >= 4) data.writeUInt32BE(i, 0)
-  return data
-}
-
-// Sends `count` Prepares through `plugin` (at most SEND_CONCURRENCY at a time) and checks every
-// answer. The result:
-//   sent, matching (how many had a matching condition), fulfilled, rejected (valid answers of
-//   the expected kind), codes (reject code -> count, every reject), rejects (the first few
-//   Rejects in full), unexpected (answers of the wrong kind, wrong fulfillments, data not
-//   echoed), errors (sendData threw: BTP Error, timeout, undecodable reply), ms.
-async function sendPrepares (plugin, count, dataBytes) {
-  const started = Date.now()
-  const result = {
-    sent: count,
-    matching: 0,
-    fulfilled: 0,
-    rejected: 0,
-    codes: {},
-    rejects: [],
-    unexpected: [],
-    errors: [],
-    ms: 0
-  }
-  const one = async (i) => {
-    const data = testData(i, dataBytes)
-    const matching = i % 2 === 0
-    if (matching) result.matching++
-    const executionCondition = matching
-      ? sha256(sha256(data))
-      : sha256(Buffer.concat([Buffer.from('wrong'), data]))
-    const prepare = IlpPacket.serializeIlpPrepare({
-      amount: String(i + 1),
-      executionCondition,
-      expiresAt: new Date(Date.now() + EXPIRY_MS),
-      destination: DESTINATION,
-      data
-    })
-    let reply
-    try {
-      reply = IlpPacket.deserializeIlpPacket(await plugin.sendData(prepare))
-    } catch (err) {
-      result.errors.push(`prepare ${i}: ${err.message}`)
-      return
-    }
-    if (reply.type === IlpPacket.Type.TYPE_ILP_FULFILL) {
-      const fulfill = reply.data
-      if (!matching) {
-        result.unexpected.push(`prepare ${i} (wrong condition) was fulfilled`)
-      } else if (!sha256(fulfill.fulfillment).equals(executionCondition)) {
-        result.unexpected.push(`prepare ${i}: fulfillment ${fulfill.fulfillment.toString('hex')} does not match`)
-      } else if (!fulfill.data.equals(data)) {
-        result.unexpected.push(`prepare ${i}: fulfill data ${fulfill.data.toString('hex')} is not the prepare's`)
-      } else {
-        result.fulfilled++
-      }
-    } else if (reply.type === IlpPacket.Type.TYPE_ILP_REJECT) {
-      const reject = reply.data
-      result.codes[reject.code] = (result.codes[reject.code] || 0) + 1
-      if (result.rejects.length < SHOWN) {
-        result.rejects.push({
-          code: reject.code,
-          triggeredBy: reject.triggeredBy,
-          message: reject.message,
-          data: reject.data.toString('hex')
-        })
-      }
-      if (matching) {
-        result.unexpected.push(`prepare ${i} (matching condition) was rejected: ${reject.code} ${reject.message}`)
-      } else {
-        result.rejected++
-      }
-    } else {
-      result.unexpected.push(`prepare ${i}: reply of type ${reply.type}`)
-    }
-  }
-  let next = 0
-  const worker = async () => {
-    while (next < count) await one(next++)
-  }
-  await Promise.all(Array.from({ length: Math.min(SEND_CONCURRENCY, count) }, worker))
-  result.unexpected = result.unexpected.slice(0, 20)
-  result.errors = result.errors.slice(0, 20)
-  result.ms = Date.now() - started
-  return result
-}
-
-// ------------------------------------------------------------------------------------------
 // server PORT TOKEN
 
 async function server (port, token) {
@@ -219,16 +73,12 @@ async function server (port, token) {
     listener: { port, secret: token, wsOpts: { server: httpServer } },
     responseTimeout: 5000
   }, { log })
-  const answerer = makeAnswerer()
+  const answerer = makeAnswerer({ hold: true })
   plugin.registerDataHandler(answerer.handler)
   let connected = false
   plugin.on('connect', () => { connected = true; print({ event: 'connect' }) })
   plugin.on('disconnect', () => { connected = false; print({ event: 'disconnect' }) })
-  httpServer.on('listening', () => print({ ready: true, port: httpServer.address().port }))
-  httpServer.on('error', (err) => {
-    print({ error: `cannot listen on ${port}: ${err.message}` })
-    exit(1)
-  })
+  announce(httpServer, port)
   // connect() resolves when the first client has authenticated. A client refused before the
   // first good one makes it fail with "connection aborted"; the listener keeps listening and
   // the next good client connects (and emits 'connect').
@@ -240,39 +90,19 @@ async function server (port, token) {
     plugin.once('connect', () => { clearTimeout(timer); resolve() })
   })
 
-  // One command at a time, in order.
-  let queue = Promise.resolve()
-  const lines = readline.createInterface({ input: process.stdin })
-  lines.on('line', (text) => {
-    if (!text.trim()) return
-    queue = queue.then(async () => {
-      let command
-      try {
-        command = JSON.parse(text)
-      } catch (err) {
-        print({ error: `not JSON: ${text}` })
-        return
-      }
-      if (command.send) {
-        try {
-          if (!command.send.force) await whenConnected()
-          const before = log.logged.length
-          const result = await sendPrepares(plugin, command.send.count, command.send.dataBytes || 0)
-          result.logged = log.logged.slice(before, before + 20)
-          print({ result })
-        } catch (err) {
-          print({ error: err.message })
-        }
-      } else if (command.stats) {
-        print({ stats: answerer.stats })
-      } else {
-        print({ error: `unknown command: ${text}` })
-      }
-    })
-  })
-  lines.on('close', () => {
-    queue.then(() => plugin.disconnect()).finally(() => exit(0))
-  })
+  serveCommands({
+    send: async (send) => {
+      if (!send.force) await whenConnected()
+      const before = log.logged.length
+      const result = await sendPrepares(plugin, send.count, {
+        dataBytes: send.dataBytes || 0,
+        concurrency: SEND_CONCURRENCY
+      })
+      result.logged = log.logged.slice(before, before + 20)
+      print({ result })
+    },
+    stats: () => print({ stats: answerer.stats })
+  }, () => plugin.disconnect())
 }
 
 // ------------------------------------------------------------------------------------------
@@ -281,7 +111,7 @@ async function server (port, token) {
 async function client (url, count, dataBytes, incoming) {
   const log = makeLog('btp-client')
   const plugin = new BtpPlugin({ server: url }, { log })
-  const answerer = makeAnswerer()
+  const answerer = makeAnswerer({ hold: true })
   plugin.registerDataHandler(answerer.handler)
   let timer
   const timeout = new Promise((resolve, reject) => {
@@ -295,7 +125,7 @@ async function client (url, count, dataBytes, incoming) {
     return exit(0)
   }
   clearTimeout(timer)
-  const result = await sendPrepares(plugin, count, dataBytes)
+  const result = await sendPrepares(plugin, count, { dataBytes, concurrency: SEND_CONCURRENCY })
   const deadline = Date.now() + CONNECT_TIMEOUT_MS
   while (answerer.stats.received < incoming && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 10))
@@ -309,16 +139,8 @@ async function client (url, count, dataBytes, incoming) {
 
 // ------------------------------------------------------------------------------------------
 
-function usage () {
-  process.stderr.write('usage: node btp.js server PORT TOKEN | node btp.js client URL COUNT [DATA_BYTES [INCOMING]]\n')
-  process.exit(2)
-}
-
-const [mode, ...args] = process.argv.slice(2)
-if (mode === 'server' && args.length === 2) {
-  server(Number(args[0]), args[1])
-} else if (mode === 'client' && args.length >= 2 && args.length <= 4) {
-  client(args[0], Number(args[1]), args.length >= 3 ? Number(args[2]) : 32, args.length >= 4 ? Number(args[3]) : 0)
-} else {
-  usage()
-}
+main('usage: node btp.js server PORT TOKEN | node btp.js client URL COUNT [DATA_BYTES [INCOMING]]\n', {
+  server: (args) => args.length === 2 && server(Number(args[0]), args[1]),
+  client: (args) => args.length >= 2 && args.length <= 4 &&
+    client(args[0], Number(args[1]), args.length >= 3 ? Number(args[2]) : 32, args.length >= 4 ? Number(args[3]) : 0)
+})
