@@ -14,6 +14,10 @@
 //!   for scripts that keep running beside the test, such as servers ([`Harness::command`]);
 //! - it applies the skip policy.
 //!
+//! The transport tests (`tests/btp.rs`, `tests/http.rs`) also share the test convention
+//! ([`convention`]: Prepares, answer checks, batches) and the drivers of their scripts' client
+//! and server modes ([`js`]).
+//!
 //! # Skip policy
 //!
 //! When `node` cannot be found, [`harness`] prints a loud `SKIPPED: ...` line to stderr and
@@ -29,6 +33,9 @@
 //! ```
 
 #![forbid(unsafe_code)]
+
+pub mod convention;
+pub mod js;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -557,114 +564,5 @@ mod tests {
         assert!(fs::create_dir(&path).is_err(), "lock must be held");
         drop(lock);
         assert!(!path.exists(), "lock must be released");
-    }
-}
-
-/// The test convention both sides of the transport interop tests answer by (`btp.js`,
-/// `http.js`, `ilp_core::TestReceiver`): the fulfillment is SHA-256(data), data is echoed, a
-/// wrong condition gets `F05` with [`convention::REJECT_MESSAGE`].
-pub mod convention {
-    use std::time::Duration;
-
-    use ilp_core::{test_condition, test_fulfillment, IlpResult};
-    use ilp_packet::{Address, ErrorCode, Prepare, PrepareBuilder, Timestamp};
-
-    /// The message of the `F05` Reject for a wrong condition, on both sides.
-    pub const REJECT_MESSAGE: &str = "condition is not SHA-256(SHA-256(data))";
-
-    /// A test Prepare carrying `data`, expiring in `seconds`, whose condition matches the
-    /// convention or not.
-    #[must_use]
-    pub fn prepare_expiring(data: &[u8], matching: bool, seconds: u64) -> Prepare {
-        let condition = if matching {
-            test_condition(data)
-        } else {
-            test_condition(&[b"wrong:", data].concat())
-        };
-        PrepareBuilder {
-            amount: 7,
-            expires_at: Timestamp::now()
-                .checked_add(Duration::from_secs(seconds))
-                .expect("timestamp"),
-            execution_condition: condition,
-            destination: &Address::from_static("test.interop.receiver"),
-            data,
-        }
-        .build()
-        .expect("valid prepare")
-    }
-
-    /// [`prepare_expiring`] in 20 s.
-    #[must_use]
-    pub fn prepare(data: &[u8], matching: bool) -> Prepare {
-        prepare_expiring(data, matching, 20)
-    }
-
-    /// Whether `result` is the convention's answer to a Prepare of `data`, rejected (when not
-    /// `matching`) by `triggered_by`.
-    pub fn check_answer(
-        data: &[u8],
-        matching: bool,
-        result: &IlpResult,
-        triggered_by: &str,
-    ) -> Result<(), String> {
-        match (matching, result) {
-            (true, Ok(fulfill)) => {
-                if fulfill.fulfillment() != test_fulfillment(data) {
-                    Err(format!("wrong fulfillment {:?}", fulfill.fulfillment()))
-                } else if fulfill.data() != data {
-                    Err(format!("data not echoed: {:?}", fulfill.data()))
-                } else {
-                    Ok(())
-                }
-            }
-            (false, Err(reject)) => {
-                let by = reject.triggered_by().map(|a| a.to_string());
-                if reject.code() == ErrorCode::F05_WRONG_CONDITION
-                    && by.as_deref() == Some(triggered_by)
-                    && reject.message() == REJECT_MESSAGE
-                    && reject.data().is_empty()
-                {
-                    Ok(())
-                } else {
-                    Err(format!("unexpected reject {reject:?}"))
-                }
-            }
-            (true, Err(reject)) => Err(format!("matching Prepare rejected: {reject:?}")),
-            (false, Ok(fulfill)) => Err(format!("wrong-condition Prepare fulfilled: {fulfill:?}")),
-        }
-    }
-
-    /// The answers to a batch of Prepares, half of them matching.
-    #[derive(Debug, Default)]
-    pub struct Tally {
-        /// Fulfilled as expected.
-        pub fulfilled: usize,
-        /// Rejected as expected.
-        pub rejected: usize,
-        /// Every answer that broke the convention.
-        pub wrong: Vec<String>,
-    }
-
-    impl Tally {
-        /// Counts one answer checked by [`check_answer`].
-        pub fn record(&mut self, matching: bool, checked: Result<(), String>) {
-            match checked {
-                Ok(()) if matching => self.fulfilled += 1,
-                Ok(()) => self.rejected += 1,
-                Err(wrong) => self.wrong.push(wrong),
-            }
-        }
-
-        /// Asserts `count` answers, the even-numbered ones fulfilled, none wrong.
-        pub fn check(&self, count: usize, what: &str) {
-            eprintln!("{what}: {self:?}");
-            assert!(self.wrong.is_empty(), "{what}: {:?}", self.wrong);
-            assert_eq!(
-                (self.fulfilled, self.rejected),
-                (count.div_ceil(2), count / 2),
-                "{what}: fulfilled and rejected"
-            );
-        }
     }
 }

@@ -14,37 +14,33 @@
 //! - A quirk of the JS server, pinned so that a change shows: a refused connection attempt
 //!   silences it towards the client already connected.
 
-use ilp_interop::convention::{check_answer, prepare, prepare_expiring, Tally, REJECT_MESSAGE};
 use std::net::TcpListener as StdTcpListener;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ilp_auth::{AccountAuthenticator, MemoryStore, NodeKey};
 use ilp_btp::ws::{BtpClient, BtpServer, ClientConfig, Error as WsError, ServerConfig};
 use ilp_btp::SessionConfig;
-use ilp_core::{AccountId, PacketHandler, Principal, Request, TestReceiver};
+use ilp_core::{AccountId, PacketHandler, TestReceiver};
+use ilp_interop::convention::{
+    check_answer, check_js_result, prepare, prepare_expiring, send_batch, Tally, CLIENT_ADDRESS,
+    JS_ADDRESS, SERVER_ADDRESS,
+};
+use ilp_interop::js::{spawn_js_client, JsServer, LINE_TIMEOUT};
 use ilp_interop::{harness, Harness};
 use ilp_packet::{Address, ErrorCode};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// The token of account `alice` on both sides.
 const TOKEN: &str = "interop-s3cret";
-/// `triggeredBy` of btp.js's Rejects.
-const JS_ADDRESS: &str = "test.js.receiver";
-/// `triggeredBy` of our server's and our client's Rejects.
-const SERVER_ADDRESS: &str = "test.rust.server";
-const CLIENT_ADDRESS: &str = "test.rust.client";
-/// How long to wait for one line from a btp.js server.
-const LINE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a `btp.js client` run may take (it gives up connecting after 10 s).
 const JS_CLIENT_TIMEOUT: Duration = Duration::from_secs(25);
 /// How soon a Prepare in flight must fail (`T01`) once the connection is gone; its expiry
 /// (`R00`) is 20 s away.
 const FAIL_FAST: Duration = Duration::from_secs(2);
+/// How long a batch of our Prepares may take to be answered.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(15);
 
 // ---------------------------------------------------------------------------------------------
 // ilp-plugin-btp as client, against our BtpServer
@@ -81,15 +77,20 @@ async fn js_client_exchanges_prepares_with_our_server() {
     // interledger-rs's path: the account is named by it (and by auth_username, which agrees).
     // JS sends 200 Prepares and waits for 40 of ours.
     let url = format!("btp+ws://alice:{TOKEN}@127.0.0.1:{port}/accounts/alice/ilp/btp");
-    let js = spawn_js_client(node, &url, 200, 100, 40);
+    let js = js_client(node, &url, 200, 100, 40);
     let connection = tokio::time::timeout(LINE_TIMEOUT, server.wait_for_account(&alice()))
         .await
         .expect("the JS client never authenticated with our server");
-    let ours = send_batch(connection, 40, 100).await;
+    let ours = batch(connection, 40, 100).await;
     let out = js.await.expect("btp.js client task");
     eprintln!("path URL: {out}");
     assert_eq!(out["connected"], true, "JS client did not connect: {out}");
-    check_js_result(&out["result"], 200, SERVER_ADDRESS);
+    check_js_result(
+        &out["result"],
+        200,
+        SERVER_ADDRESS,
+        "JS client -> our server, path URL",
+    );
     ours.check(40, "our server -> JS client");
     assert_eq!(
         out["stats"],
@@ -99,12 +100,17 @@ async fn js_client_exchanges_prepares_with_our_server() {
 
     // ilp-plugin-btp's own convention: any path, the account named by auth_username.
     let url = format!("btp+ws://alice:{TOKEN}@127.0.0.1:{port}");
-    let out = spawn_js_client(node, &url, 20, 0, 0)
+    let out = js_client(node, &url, 20, 0, 0)
         .await
         .expect("btp.js client task");
     eprintln!("root URL: {out}");
     assert_eq!(out["connected"], true, "JS client did not connect: {out}");
-    check_js_result(&out["result"], 20, SERVER_ADDRESS);
+    check_js_result(
+        &out["result"],
+        20,
+        SERVER_ADDRESS,
+        "JS client -> our server, root URL",
+    );
     server.shutdown().await;
     eprintln!("took {:?}", started.elapsed());
 }
@@ -138,7 +144,7 @@ async fn js_client_sees_our_f00_when_refused() {
         ),
     ];
     for (name, url, reason) in cases {
-        let out = spawn_js_client(node, &url, 2, 0, 0)
+        let out = js_client(node, &url, 2, 0, 0)
             .await
             .expect("btp.js client task");
         eprintln!("{name}: {out}");
@@ -174,11 +180,16 @@ async fn js_client_sees_our_f00_when_refused() {
     }
     // The refusals left the server working (and did not trip the throttle).
     let url = format!("btp+ws://alice:{TOKEN}@127.0.0.1:{port}");
-    let out = spawn_js_client(node, &url, 4, 0, 0)
+    let out = js_client(node, &url, 4, 0, 0)
         .await
         .expect("btp.js client task");
     assert_eq!(out["connected"], true, "JS client did not connect: {out}");
-    check_js_result(&out["result"], 4, SERVER_ADDRESS);
+    check_js_result(
+        &out["result"],
+        4,
+        SERVER_ADDRESS,
+        "JS client after the refusals",
+    );
     server.shutdown().await;
     eprintln!("took {:?}", started.elapsed());
 }
@@ -205,14 +216,14 @@ async fn our_client(port: u16, token: &str) -> Result<BtpClient, WsError> {
 async fn our_client_exchanges_prepares_with_js_server() {
     let Some(node) = harness() else { return };
     let started = Instant::now();
-    let mut js = JsServer::start(node, free_port()).await;
-    let client = our_client(js.port, TOKEN)
+    let mut js = js_server(node, free_port()).await;
+    let client = our_client(js.port(), TOKEN)
         .await
         .unwrap_or_else(|e| js.fail(&format!("our client did not connect: {e}")));
     js.wait_for("connect event", |v| v["event"] == "connect")
         .await;
 
-    let ours = send_batch(client.clone(), 60, 100).await;
+    let ours = batch(client.clone(), 60, 100).await;
     ours.check(60, "our client -> JS server");
 
     js.send(&json!({"send": {"count": 60, "dataBytes": 100}}))
@@ -221,12 +232,15 @@ async fn our_client_exchanges_prepares_with_js_server() {
         .wait_for("send result", |v| v.get("result").is_some())
         .await;
     eprintln!("JS server -> our client: {result}");
-    check_js_result(&result["result"], 60, CLIENT_ADDRESS);
+    check_js_result(
+        &result["result"],
+        60,
+        CLIENT_ADDRESS,
+        "JS server -> our client",
+    );
 
-    js.send(&json!({"stats": true})).await;
-    let stats = js.wait_for("stats", |v| v.get("stats").is_some()).await;
     assert_eq!(
-        stats["stats"],
+        js.stats().await,
         json!({"received": 60, "fulfilled": 30, "rejected": 30, "held": 0}),
         "what the JS server answered"
     );
@@ -239,17 +253,17 @@ async fn our_client_exchanges_prepares_with_js_server() {
 async fn our_client_is_refused_by_js_server_with_its_f00_reason() {
     let Some(node) = harness() else { return };
     let started = Instant::now();
-    let js = JsServer::start(node, free_port()).await;
-    match our_client(js.port, "wrong").await {
+    let js = js_server(node, free_port()).await;
+    match our_client(js.port(), "wrong").await {
         Err(WsError::AuthRejected { reason }) => assert_eq!(reason, "invalid auth_token"),
         Err(other) => js.fail(&format!("expected AuthRejected, got {other:?}")),
         Ok(_) => js.fail("our client connected with a wrong token"),
     }
     // ilp-plugin-btp still takes a good client afterwards.
-    let client = our_client(js.port, TOKEN)
+    let client = our_client(js.port(), TOKEN)
         .await
         .unwrap_or_else(|e| js.fail(&format!("our client did not connect: {e}")));
-    send_batch(client.clone(), 4, 8)
+    batch(client.clone(), 4, 8)
         .await
         .check(4, "our client -> JS server");
     client.close().await;
@@ -266,13 +280,13 @@ async fn our_client_reconnects_when_js_server_restarts() {
     let Some(node) = harness() else { return };
     let started = Instant::now();
     let port = free_port();
-    let mut js = JsServer::start(node, port).await;
+    let mut js = js_server(node, port).await;
     let client = our_client(port, TOKEN)
         .await
         .unwrap_or_else(|e| js.fail(&format!("our client did not connect: {e}")));
     js.wait_for("connect event", |v| v["event"] == "connect")
         .await;
-    send_batch(client.clone(), 10, 32)
+    batch(client.clone(), 10, 32)
         .await
         .check(10, "before the restart");
 
@@ -322,7 +336,7 @@ async fn our_client_reconnects_when_js_server_restarts() {
     assert!(sent.elapsed() < FAIL_FAST, "took {:?}", sent.elapsed());
 
     // Up again, same port: the client reconnects by itself.
-    let mut js = JsServer::start(node, port).await;
+    let mut js = js_server(node, port).await;
     let restarted_at = Instant::now();
     tokio::time::timeout(Duration::from_secs(10), client.connected())
         .await
@@ -330,7 +344,7 @@ async fn our_client_reconnects_when_js_server_restarts() {
     let reconnected_in = restarted_at.elapsed();
     js.wait_for("connect event", |v| v["event"] == "connect")
         .await;
-    send_batch(client.clone(), 10, 32)
+    batch(client.clone(), 10, 32)
         .await
         .check(10, "after the restart");
     js.send(&json!({"send": {"count": 10, "dataBytes": 32}}))
@@ -338,7 +352,12 @@ async fn our_client_reconnects_when_js_server_restarts() {
     let result = js
         .wait_for("send result", |v| v.get("result").is_some())
         .await;
-    check_js_result(&result["result"], 10, CLIENT_ADDRESS);
+    check_js_result(
+        &result["result"],
+        10,
+        CLIENT_ADDRESS,
+        "JS server -> our client, after the restart",
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let _ = stop_tx.send(true);
@@ -378,15 +397,15 @@ async fn our_client_reconnects_when_js_server_restarts() {
 async fn js_server_quirk_a_refused_client_cuts_off_the_connected_one() {
     let Some(node) = harness() else { return };
     let started = Instant::now();
-    let mut js = JsServer::start(node, free_port()).await;
-    let client = our_client(js.port, TOKEN)
+    let mut js = js_server(node, free_port()).await;
+    let client = our_client(js.port(), TOKEN)
         .await
         .unwrap_or_else(|e| js.fail(&format!("our client did not connect: {e}")));
     js.wait_for("connect event", |v| v["event"] == "connect")
         .await;
 
-    let url = format!("btp+ws://alice:wrong@127.0.0.1:{}", js.port);
-    let out = spawn_js_client(node, &url, 1, 0, 0)
+    let url = format!("btp+ws://alice:wrong@127.0.0.1:{}", js.port());
+    let out = js_client(node, &url, 1, 0, 0)
         .await
         .expect("btp.js client task");
     assert_eq!(out["connected"], false, "a wrong token was accepted: {out}");
@@ -488,80 +507,22 @@ fn alice() -> AccountId {
     "alice".parse().expect("account name")
 }
 
-/// Sends `count` Prepares (even ones matching) through `sender`, all at once, and checks
-/// every answer against btp.js's convention.
-async fn send_batch(
+/// Sends `count` Prepares of `data_bytes` bytes (`"{i}:"` padded with the byte `i % 251`)
+/// through `sender`, all at once, and checks every answer against btp.js's convention.
+async fn batch(
     sender: impl PacketHandler + Clone + 'static,
     count: usize,
     data_bytes: usize,
 ) -> Tally {
-    let mut tasks = JoinSet::new();
-    for i in 0..count {
-        let sender = sender.clone();
+    let data = move |i: usize| {
         let mut data = format!("{i}:").into_bytes();
         data.resize(
             data_bytes.max(data.len()),
             u8::try_from(i % 251).expect("small"),
         );
-        tasks.spawn(async move {
-            let matching = i % 2 == 0;
-            let from = Principal::account(alice());
-            let result = sender
-                .handle(Request {
-                    from,
-                    prepare: prepare(&data, matching),
-                })
-                .await;
-            (
-                i,
-                matching,
-                check_answer(&data, matching, &result, JS_ADDRESS),
-            )
-        });
-    }
-    let mut tally = Tally::default();
-    let all = tokio::time::timeout(Duration::from_secs(15), async {
-        while let Some(joined) = tasks.join_next().await {
-            let (i, matching, checked) = joined.expect("send task");
-            tally.record(matching, checked.map_err(|e| format!("prepare {i}: {e}")));
-        }
-    })
-    .await;
-    assert!(all.is_ok(), "Prepares unanswered after 15 s: {tally:?}");
-    tally
-}
-
-/// Checks a `sendPrepares` result of btp.js: every Prepare answered by the convention, the
-/// Rejects triggered by `triggered_by`.
-fn check_js_result(result: &Value, count: usize, triggered_by: &str) {
-    let matching = count.div_ceil(2);
-    let rejected = count - matching;
-    assert_eq!(result["errors"], json!([]), "JS send errors: {result}");
-    assert_eq!(
-        result["unexpected"],
-        json!([]),
-        "JS saw wrong answers: {result}"
-    );
-    assert_eq!(result["sent"], count, "{result}");
-    assert_eq!(result["matching"], matching, "{result}");
-    assert_eq!(result["fulfilled"], matching, "{result}");
-    assert_eq!(result["rejected"], rejected, "{result}");
-    let codes = if rejected == 0 {
-        json!({})
-    } else {
-        json!({ "F05": rejected })
+        data
     };
-    assert_eq!(result["codes"], codes, "{result}");
-    if let Some(logged) = result.get("logged") {
-        assert_eq!(logged, &json!([]), "the JS plugin logged errors: {result}");
-    }
-    for reject in result["rejects"].as_array().expect("rejects") {
-        assert_eq!(
-            reject,
-            &json!({"code": "F05", "triggeredBy": triggered_by, "message": REJECT_MESSAGE, "data": ""}),
-            "a Reject as JS decoded it"
-        );
-    }
+    send_batch(sender, count, data, BATCH_TIMEOUT).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,138 +535,24 @@ fn free_port() -> u16 {
 }
 
 /// Runs `node btp.js client URL COUNT DATA_BYTES INCOMING` beside the test; its one line.
-fn spawn_js_client(
+fn js_client(
     node: &'static Harness,
     url: &str,
     count: usize,
     data_bytes: usize,
     incoming: usize,
-) -> tokio::task::JoinHandle<Value> {
-    let args = [
-        "client".to_owned(),
-        url.to_owned(),
-        count.to_string(),
-        data_bytes.to_string(),
-        incoming.to_string(),
-    ];
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = node
-            .try_run("btp.js", &args, b"", JS_CLIENT_TIMEOUT)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let text = String::from_utf8(out).expect("btp.js prints UTF-8");
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines.len(), 1, "btp.js client printed: {text}");
-        serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-    })
+) -> JoinHandle<Value> {
+    let numbers = [count, data_bytes, incoming].map(|n| n.to_string());
+    let [count, data_bytes, incoming] = numbers.each_ref().map(String::as_str);
+    spawn_js_client(
+        node,
+        "btp.js",
+        &["client", url, count, data_bytes, incoming],
+        JS_CLIENT_TIMEOUT,
+    )
 }
 
-/// A running `node btp.js server PORT TOKEN`, killed when dropped.
-struct JsServer {
-    port: u16,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Lines<BufReader<ChildStdout>>,
-    seen: Vec<String>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl JsServer {
-    /// Starts it and waits until it listens.
-    async fn start(node: &Harness, port: u16) -> Self {
-        let mut cmd = Command::from(node.command("btp.js"));
-        cmd.args(["server", &port.to_string(), TOKEN])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().expect("start node btp.js server");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout");
-        let mut err_pipe = child.stderr.take().expect("stderr");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        tokio::spawn(async move {
-            let mut buf = vec![0; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                let mut s = sink
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if s.len() < 16_000 {
-                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            }
-        });
-        let mut server = Self {
-            port,
-            child,
-            stdin,
-            lines: BufReader::new(stdout).lines(),
-            seen: Vec::new(),
-            stderr,
-        };
-        server.wait_for("ready", |v| v["ready"] == true).await;
-        server
-    }
-
-    /// Fails the test, showing what the server printed.
-    fn fail(&self, problem: &str) -> ! {
-        let stderr = self
-            .stderr
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        panic!(
-            "{problem}\nbtp.js server on port {} printed:\n{}\nstderr:\n{stderr}",
-            self.port,
-            self.seen.join("\n")
-        );
-    }
-
-    /// Reads lines until one satisfies `wanted`; fails on an error line, EOF or timeout.
-    async fn wait_for(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-        loop {
-            let line = match tokio::time::timeout(LINE_TIMEOUT, self.lines.next_line()).await {
-                Ok(Ok(Some(line))) => line,
-                Ok(Ok(None)) => self.fail(&format!("btp.js server exited waiting for {what}")),
-                Ok(Err(e)) => self.fail(&format!("reading btp.js server: {e}")),
-                Err(_) => self.fail(&format!("no {what} from btp.js server in {LINE_TIMEOUT:?}")),
-            };
-            self.seen.push(line.clone());
-            let value: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| self.fail(&format!("not JSON ({e}): {line}")));
-            if value.get("error").is_some() {
-                self.fail(&format!("btp.js server failed waiting for {what}"));
-            }
-            if wanted(&value) {
-                return value;
-            }
-        }
-    }
-
-    async fn send(&mut self, command: &Value) {
-        let line = format!("{command}\n");
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        if let Err(e) = stdin.write_all(line.as_bytes()).await {
-            self.fail(&format!("writing to btp.js server: {e}"));
-        }
-    }
-
-    /// Kills the process (SIGKILL: as if it crashed).
-    async fn kill(mut self) {
-        let _ = self.child.kill().await;
-    }
-
-    /// Closes its stdin and waits for it to exit by itself.
-    async fn finish(mut self) {
-        drop(self.stdin.take());
-        match tokio::time::timeout(LINE_TIMEOUT, self.child.wait()).await {
-            Ok(Ok(status)) if status.success() => {}
-            Ok(status) => self.fail(&format!("btp.js server ended with {status:?}")),
-            Err(_) => self.fail("btp.js server did not exit on stdin EOF"),
-        }
-    }
+/// Starts `node btp.js server PORT TOKEN` and waits until it listens.
+async fn js_server(node: &Harness, port: u16) -> JsServer {
+    JsServer::start(node, "btp.js", &["server", &port.to_string(), TOKEN]).await
 }

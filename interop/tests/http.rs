@@ -18,8 +18,6 @@
 //!   `Authorization: Bearer <token>`, the token naming the peer, path without an account)
 //!   written by hand on a TCP socket, answered `200` with the Fulfill or the Reject.
 
-use ilp_interop::convention::{check_answer, prepare, Tally, REJECT_MESSAGE};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,13 +26,16 @@ use ilp_auth::jwt::{JwtKey, JwtMinter};
 use ilp_auth::{AccountAuthenticator, MemoryStore, NodeKey};
 use ilp_core::{AccountId, IlpResult, PacketHandler, Principal, Request, TestReceiver};
 use ilp_http::{ClientConfig, HttpClient, HttpServer, OutgoingAuth, ServerConfig};
+use ilp_interop::convention::{
+    check_answer, check_js_result, prepare, send_batch, Tally, CLIENT_ADDRESS, SERVER_ADDRESS,
+};
+use ilp_interop::js::{spawn_js_client, JsServer, LINE_TIMEOUT};
 use ilp_interop::{harness, Harness};
 use ilp_packet::{Address, ErrorCode, Packet, Prepare};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// The JWT HS256 secret shared with ilp-plugin-http (its utf-8 bytes are the key: 32 bytes,
 /// our minimum).
@@ -43,13 +44,6 @@ const SECRET: &str = "interop-jwt-secret-0123456789abc";
 const WRONG_SECRET: &str = "interop-jwt-secret-wrong-0123456";
 /// The static token of account `bob` (our server) and of the JS server.
 const STATIC_TOKEN: &str = "interop-static-token-0123456789abcdef";
-/// `triggeredBy` of http.js's Rejects.
-const JS_ADDRESS: &str = "test.js.receiver";
-/// `triggeredBy` of our server's and our client's Rejects.
-const SERVER_ADDRESS: &str = "test.rust.server";
-const CLIENT_ADDRESS: &str = "test.rust.client";
-/// How long to wait for one line from the http.js server, or for one exchange.
-const LINE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a `http.js client` run may take.
 const JS_CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Prepares per batch.
@@ -131,7 +125,7 @@ async fn js_client_sends_to_our_server() {
     ];
     let mut runs = JoinSet::new();
     for (name, account, mode, secret) in accepted {
-        let js = spawn_js_client(node, &url(port, account), mode, secret, COUNT);
+        let js = js_client(node, &url(port, account), mode, secret, COUNT);
         runs.spawn(async move { (name, js.await.expect("http.js client task")) });
     }
     while let Some(joined) = runs.join_next().await {
@@ -165,7 +159,7 @@ async fn js_client_sends_to_our_server() {
     for (name, account, mode, secret) in refused {
         let server = our_server("/accounts/{account}/ilp", false).await;
         let port = server.local_addr().port();
-        let out = spawn_js_client(node, &url(port, account), mode, secret, refused_count)
+        let out = js_client(node, &url(port, account), mode, secret, refused_count)
             .await
             .expect("http.js client task");
         eprintln!("{name}: {out}");
@@ -212,26 +206,22 @@ fn minter(secret: &str) -> JwtMinter {
 async fn our_client_sends_to_js_server() {
     let Some(node) = harness() else { return };
     let started = Instant::now();
-    let mut js = JsServer::start(node).await;
-    let port = js.port;
+    let mut js = JsServer::start(node, "http.js", &["server", "0", SECRET, STATIC_TOKEN]).await;
+    let port = js.port();
 
     let jwt = minter(SECRET);
     let bare = our_client(
         port,
         OutgoingAuth::jwt_without_bearer(move |now| jwt.token(now)),
     );
-    send_batch(bare, COUNT)
-        .await
-        .check(COUNT, "JWT without Bearer");
+    batch(bare).await.check(COUNT, "JWT without Bearer");
 
     let jwt = minter(SECRET);
     let bearer = our_client(port, OutgoingAuth::jwt(move |now| jwt.token(now)));
-    send_batch(bearer, COUNT).await.check(COUNT, "Bearer JWT");
+    batch(bearer).await.check(COUNT, "Bearer JWT");
 
     let token = our_client(port, OutgoingAuth::bearer(STATIC_TOKEN));
-    send_batch(token, COUNT)
-        .await
-        .check(COUNT, "Bearer static token");
+    batch(token).await.check(COUNT, "Bearer static token");
 
     // A wrong secret: the plugin answers 401, which our client turns into F00.
     let jwt = minter(WRONG_SECRET);
@@ -382,170 +372,29 @@ async fn rafiki_request_gets_fulfill() {
 // ---------------------------------------------------------------------------------------------
 // Prepares and answers
 
-/// Sends `count` Prepares (even ones matching) through `sender`, all at once, and checks
+/// Sends [`COUNT`] Prepares (`"{i}:http interop"`) through `sender`, all at once, and checks
 /// every answer against http.js's convention.
-async fn send_batch(sender: impl PacketHandler + Clone + 'static, count: usize) -> Tally {
-    let mut tasks = JoinSet::new();
-    for i in 0..count {
-        let sender = sender.clone();
-        let data = format!("{i}:http interop").into_bytes();
-        tasks.spawn(async move {
-            let matching = i % 2 == 0;
-            let result = sender
-                .handle(Request {
-                    from: Principal::account(account("alice")),
-                    prepare: prepare(&data, matching),
-                })
-                .await;
-            (
-                i,
-                matching,
-                check_answer(&data, matching, &result, JS_ADDRESS),
-            )
-        });
-    }
-    let mut tally = Tally::default();
-    let all = tokio::time::timeout(LINE_TIMEOUT, async {
-        while let Some(joined) = tasks.join_next().await {
-            let (i, matching, checked) = joined.expect("send task");
-            tally.record(matching, checked.map_err(|e| format!("prepare {i}: {e}")));
-        }
-    })
-    .await;
-    assert!(
-        all.is_ok(),
-        "Prepares unanswered after {LINE_TIMEOUT:?}: {tally:?}"
-    );
-    tally
-}
-
-/// Checks a `result` line of `http.js client`: every Prepare answered by the convention, the
-/// Rejects triggered by `triggered_by`.
-fn check_js_result(result: &Value, count: usize, triggered_by: &str, what: &str) {
-    let matching = count.div_ceil(2);
-    let rejected = count - matching;
-    assert_eq!(
-        result["errors"],
-        json!([]),
-        "{what}: JS send errors: {result}"
-    );
-    assert_eq!(
-        result["unexpected"],
-        json!([]),
-        "{what}: JS saw wrong answers: {result}"
-    );
-    assert_eq!(result["sent"], count, "{what}: {result}");
-    assert_eq!(result["matching"], matching, "{what}: {result}");
-    assert_eq!(result["fulfilled"], matching, "{what}: {result}");
-    assert_eq!(result["rejected"], rejected, "{what}: {result}");
-    assert_eq!(
-        result["codes"],
-        json!({ "F05": rejected }),
-        "{what}: {result}"
-    );
-    for reject in result["rejects"].as_array().expect("rejects") {
-        assert_eq!(
-            reject,
-            &json!({"code": "F05", "triggeredBy": triggered_by, "message": REJECT_MESSAGE, "data": ""}),
-            "{what}: a Reject as JS decoded it"
-        );
-    }
+async fn batch(sender: impl PacketHandler + Clone + 'static) -> Tally {
+    let data = |i: usize| format!("{i}:http interop").into_bytes();
+    send_batch(sender, COUNT, data, LINE_TIMEOUT).await
 }
 
 // ---------------------------------------------------------------------------------------------
 // Driving http.js
 
 /// Runs `node http.js client URL MODE SECRET COUNT` beside the test; its one line.
-fn spawn_js_client(
+fn js_client(
     node: &'static Harness,
     url: &str,
     mode: &str,
     secret: &str,
     count: usize,
-) -> tokio::task::JoinHandle<Value> {
-    let args = [
-        "client".to_owned(),
-        url.to_owned(),
-        mode.to_owned(),
-        secret.to_owned(),
-        count.to_string(),
-    ];
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = node
-            .try_run("http.js", &args, b"", JS_CLIENT_TIMEOUT)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let text = String::from_utf8(out).expect("http.js prints UTF-8");
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines.len(), 1, "http.js client printed: {text}");
-        serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-    })
-}
-
-/// A running `node http.js server 0 SECRET STATIC_TOKEN`, killed when dropped.
-struct JsServer {
-    port: u16,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Lines<BufReader<ChildStdout>>,
-}
-
-impl JsServer {
-    /// Starts it and waits until it listens.
-    async fn start(node: &Harness) -> Self {
-        let mut cmd = Command::from(node.command("http.js"));
-        cmd.args(["server", "0", SECRET, STATIC_TOKEN])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().expect("start node http.js server");
-        let stdin = child.stdin.take();
-        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut server = Self {
-            port: 0,
-            child,
-            stdin,
-            lines,
-        };
-        let ready = server.next_line("ready").await;
-        assert_eq!(ready["ready"], true, "{ready}");
-        server.port = ready["port"]
-            .as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or_else(|| panic!("no port in {ready}"));
-        server
-    }
-
-    async fn next_line(&mut self, what: &str) -> Value {
-        let line = match tokio::time::timeout(LINE_TIMEOUT, self.lines.next_line()).await {
-            Ok(Ok(Some(line))) => line,
-            Ok(Ok(None)) => panic!("http.js server exited waiting for {what}"),
-            Ok(Err(e)) => panic!("reading http.js server: {e}"),
-            Err(_) => panic!("no {what} from http.js server in {LINE_TIMEOUT:?}"),
-        };
-        let value: Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        assert!(value.get("error").is_none(), "http.js server: {value}");
-        value
-    }
-
-    async fn stats(&mut self) -> Value {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin
-            .write_all(b"{\"stats\":true}\n")
-            .await
-            .expect("write to http.js server");
-        self.next_line("stats").await["stats"].clone()
-    }
-
-    /// Closes its stdin and waits for it to exit by itself.
-    async fn finish(mut self) {
-        drop(self.stdin.take());
-        match tokio::time::timeout(LINE_TIMEOUT, self.child.wait()).await {
-            Ok(Ok(status)) if status.success() => {}
-            Ok(status) => panic!("http.js server ended with {status:?}"),
-            Err(_) => panic!("http.js server did not exit on stdin EOF"),
-        }
-    }
+) -> JoinHandle<Value> {
+    let count = count.to_string();
+    spawn_js_client(
+        node,
+        "http.js",
+        &["client", url, mode, secret, &count],
+        JS_CLIENT_TIMEOUT,
+    )
 }
