@@ -134,6 +134,11 @@ pub struct ClientConfig {
     pub pool_max_idle_per_host: usize,
     /// Send in the asynchronous mode (default off: synchronous).
     pub asynchronous: Option<AsyncCaller>,
+    /// The TLS settings for `https://` URLs (feature `rustls`): which servers to trust
+    /// (default `None`: Mozilla's roots, from webpki-roots). See
+    /// [`tls_client_config`](crate::tls_client_config).
+    #[cfg(feature = "rustls")]
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// How an [`HttpClient`] sends in the asynchronous mode (see [`crate::callback`]): each
@@ -180,7 +185,17 @@ impl ClientConfig {
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 256,
             asynchronous: None,
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
+    }
+
+    /// Sets [`tls`](Self::tls) (feature `rustls`).
+    #[cfg(feature = "rustls")]
+    #[must_use]
+    pub fn with_tls(mut self, tls: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Sets [`asynchronous`](Self::asynchronous).
@@ -230,8 +245,8 @@ impl ClientConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientConfigError {
-    /// The URL is not `http://` with a host (`https://` is not supported yet).
-    #[error("unsupported peer URL (an http:// URL with a host is required)")]
+    /// The URL is not `http://` (or, with the `rustls` feature, `https://`) with a host.
+    #[error("unsupported peer URL (an http:// or, with the rustls feature, https:// URL with a host is required)")]
     UnsupportedUrl,
     /// The bearer token cannot be an HTTP header value (the message does not contain it).
     #[error("bearer token is not a valid HTTP header value")]
@@ -239,6 +254,10 @@ pub enum ClientConfigError {
     /// The asynchronous mode's callback URL is not an absolute `http://` or `https://` URL.
     #[error("the callback URL must be an absolute http:// or https:// URL")]
     InvalidCallbackUrl,
+    /// The TLS settings are unusable: the crypto provider supports no safe protocol version
+    /// (feature `rustls`).
+    #[error("TLS settings unusable: {0}")]
+    Tls(String),
 }
 
 /// Why a request did not bring a Fulfill or a Reject back; [`failure_reject`] turns it into
@@ -330,9 +349,11 @@ pub fn failure_reject(failure: SendFailure, node: &Address) -> Reject {
 /// means the reply will come to the callback endpoint, and is awaited there (a peer that
 /// ignores the preference and answers `200` with the Fulfill or Reject is fine too).
 ///
-/// Connections come from a hyper-util pool and are kept alive between requests: HTTP/1.1 by
-/// default, HTTP/2 with prior knowledge (`h2c`, no TLS) with [`ClientConfig::http2_only`].
-/// `https://` URLs are not supported yet.
+/// Connections come from a hyper-util pool and are kept alive between requests. Over
+/// `http://`: HTTP/1.1 by default, HTTP/2 with prior knowledge (`h2c`) with
+/// [`ClientConfig::http2_only`]. Over `https://` (feature `rustls`, trusting
+/// [`ClientConfig::tls`]): HTTP/2 or HTTP/1.1 as ALPN settles, only HTTP/2 with
+/// `http2_only`.
 ///
 /// The time a request may take is the time left until the Prepare's `expires_at`, read through
 /// the client's [`Clock`]: when it runs out (in the asynchronous mode: before the reply came)
@@ -458,31 +479,58 @@ impl<C> fmt::Debug for HttpClient<C> {
     }
 }
 
+#[cfg(feature = "rustls")]
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+#[cfg(not(feature = "rustls"))]
+type Connector = HttpConnector;
+
+/// The settings of a [`Transport`].
+pub(crate) struct TransportSettings {
+    pub(crate) http2_only: bool,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) pool_idle_timeout: Duration,
+    pub(crate) pool_max_idle_per_host: usize,
+    #[cfg(feature = "rustls")]
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+}
+
 /// The pooled hyper client shared by [`HttpClient`] and the server's reply sender: one `POST`
-/// and its response head.
+/// and its response head. With the `rustls` feature it speaks `https://` too, offering ALPN
+/// `h2` and `http/1.1` (only `h2` when `http2_only`).
 #[derive(Clone)]
 pub(crate) struct Transport {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
 }
 
 impl Transport {
-    pub(crate) fn new(
-        http2_only: bool,
-        connect_timeout: Duration,
-        pool_idle_timeout: Duration,
-        pool_max_idle_per_host: usize,
-    ) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(connect_timeout));
+    pub(crate) fn new(settings: TransportSettings) -> Result<Self, ClientConfigError> {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(settings.connect_timeout));
+        #[cfg(feature = "rustls")]
+        let connector = {
+            http.enforce_http(false);
+            let tls = crate::tls::client_config(settings.tls.as_ref())
+                .map_err(|e| ClientConfigError::Tls(e.to_string()))?;
+            let builder = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_or_http();
+            if settings.http2_only {
+                builder.enable_http2().wrap_connector(http)
+            } else {
+                builder.enable_all_versions().wrap_connector(http)
+            }
+        };
+        #[cfg(not(feature = "rustls"))]
+        let connector = http;
         let client = Client::builder(TokioExecutor::new())
-            .http2_only(http2_only)
-            .pool_idle_timeout(pool_idle_timeout)
-            .pool_max_idle_per_host(pool_max_idle_per_host)
+            .http2_only(settings.http2_only)
+            .pool_idle_timeout(settings.pool_idle_timeout)
+            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
-        Self { client }
+        Ok(Self { client })
     }
 
     /// POSTs `body` to `url` as `application/octet-stream` with `headers`; gives the response
@@ -525,7 +573,9 @@ impl HttpClient<SystemClock> {
 impl<C: Clock> HttpClient<C> {
     /// A client reading the time (for expiries and JWTs) from `clock`.
     pub fn with_clock(config: ClientConfig, clock: C) -> Result<Self, ClientConfigError> {
-        if config.url.scheme() != Some(&http::uri::Scheme::HTTP) || config.url.host().is_none() {
+        let scheme_ok = config.url.scheme() == Some(&http::uri::Scheme::HTTP)
+            || (cfg!(feature = "rustls") && config.url.scheme() == Some(&http::uri::Scheme::HTTPS));
+        if !scheme_ok || config.url.host().is_none() {
             return Err(ClientConfigError::UnsupportedUrl);
         }
         let auth = Auth::new(config.auth)?;
@@ -546,12 +596,14 @@ impl<C: Clock> HttpClient<C> {
                 })
             }
         };
-        let transport = Transport::new(
-            config.http2_only,
-            config.connect_timeout,
-            config.pool_idle_timeout,
-            config.pool_max_idle_per_host,
-        );
+        let transport = Transport::new(TransportSettings {
+            http2_only: config.http2_only,
+            connect_timeout: config.connect_timeout,
+            pool_idle_timeout: config.pool_idle_timeout,
+            pool_max_idle_per_host: config.pool_max_idle_per_host,
+            #[cfg(feature = "rustls")]
+            tls: config.tls,
+        })?;
         Ok(Self {
             inner: Arc::new(Inner {
                 transport,

@@ -13,9 +13,11 @@
 //! - [`IlpHttpService`] (feature `tokio`, default): the core as a `tower::Service` for any
 //!   request body, to mount in an axum or hyper application; reads bodies bounded in size
 //!   and time.
-//! - [`HttpServer`] (feature `tokio`): a hyper server (HTTP/1.1 and HTTP/2 prior knowledge)
+//! - [`HttpServer`] (feature `tokio`): a hyper server (HTTP/1.1 and HTTP/2 prior knowledge;
+//!   TLS with ALPN `h2` and `http/1.1` with the `rustls` feature)
 //!   with header and body timeouts, a connection cap and graceful shutdown.
-//! - [`HttpClient`] (feature `tokio`): the client, a [`PacketHandler`](ilp_core::PacketHandler)
+//! - [`HttpClient`] (feature `tokio`; `https://` with the `rustls` feature, see
+//!   [`tls_client_config`]): the client, a [`PacketHandler`](ilp_core::PacketHandler)
 //!   that POSTs each Prepare to one peer over a pooled connection, with a timeout from the
 //!   Prepare's expiry, a static bearer token or a per-request token ([`TokenSource`], e.g. a
 //!   JWT minter), and every failure mapped to a Reject in one place ([`failure_reject`]).
@@ -56,8 +58,11 @@
 //! # drop(token); Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
-// The crate docs link to items that only exist with the `tokio` feature.
-#![cfg_attr(not(feature = "tokio"), allow(rustdoc::broken_intra_doc_links))]
+// The docs link to items that only exist with the `tokio` or `rustls` features.
+#![cfg_attr(
+    not(all(feature = "tokio", feature = "rustls")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 pub mod callback;
 mod server;
@@ -71,6 +76,9 @@ pub use server::{
 #[cfg(feature = "tokio")]
 mod client;
 pub use callback::RequestId;
+
+#[cfg(feature = "rustls")]
+mod tls;
 #[cfg(feature = "tokio")]
 pub use callback::{CallbackPolicy, CallbackRoutes, CallbackTarget, Callbacks};
 #[cfg(feature = "tokio")]
@@ -78,3 +86,8 @@ pub use client::{
     failure_reject, AsyncCaller, BearerToken, ClientConfig, ClientConfigError, HttpClient,
     OutgoingAuth, SendFailure, TokenSource, MAX_RESPONSE_LEN,
 };
+/// The rustls crate, for its configuration types (feature `rustls`).
+#[cfg(feature = "rustls")]
+pub use rustls;
+#[cfg(feature = "rustls")]
+pub use tls::{tls_client_config, tls_server_config};

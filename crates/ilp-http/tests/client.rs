@@ -459,12 +459,24 @@ async fn http2_prior_knowledge_multiplexes_on_one_connection() {
 }
 
 #[test]
-fn https_and_bad_tokens_are_refused() {
+fn unsupported_urls_and_bad_tokens_are_refused() {
+    // https:// needs the `rustls` feature (tests/tls.rs).
     let https = ClientConfig::new("https://peer.example/ilp".parse().unwrap(), node());
-    assert_eq!(
-        HttpClient::new(https).unwrap_err(),
-        ilp_http::ClientConfigError::UnsupportedUrl
-    );
+    if cfg!(feature = "rustls") {
+        assert!(HttpClient::new(https).is_ok());
+    } else {
+        assert_eq!(
+            HttpClient::new(https).unwrap_err(),
+            ilp_http::ClientConfigError::UnsupportedUrl
+        );
+    }
+    for url in ["ftp://peer.example/ilp", "/relative/ilp"] {
+        let config = ClientConfig::new(url.parse().unwrap(), node());
+        assert_eq!(
+            HttpClient::new(config).unwrap_err(),
+            ilp_http::ClientConfigError::UnsupportedUrl
+        );
+    }
     let bad = ClientConfig::new("http://peer.example/ilp".parse().unwrap(), node())
         .with_auth(OutgoingAuth::bearer("line\nbreak"));
     assert_eq!(

@@ -36,6 +36,12 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How long `shutdown` waits for the requests in flight (default 30 s). Hyper server only.
     pub shutdown_timeout: Duration,
+    /// TLS (feature `rustls`): when set, every connection starts with a TLS handshake with
+    /// this configuration (a configuration without ALPN protocols gets `h2` and `http/1.1`),
+    /// which must end within [`header_read_timeout`](Self::header_read_timeout). See
+    /// [`tls_server_config`](crate::tls_server_config). Hyper server only.
+    #[cfg(feature = "rustls")]
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +54,8 @@ impl Default for ServerConfig {
             body_read_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             shutdown_timeout: Duration::from_secs(30),
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
     }
 }
@@ -92,6 +100,14 @@ impl ServerConfig {
     #[must_use]
     pub const fn with_max_connections(mut self, max_connections: usize) -> Self {
         self.max_connections = max_connections;
+        self
+    }
+
+    /// Sets [`tls`](Self::tls) (feature `rustls`).
+    #[cfg(feature = "rustls")]
+    #[must_use]
+    pub fn with_tls(mut self, tls: std::sync::Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(tls);
         self
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use ilp_core::{Authenticator, PacketHandler};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -17,8 +17,9 @@ use tracing::{debug, info, warn};
 
 use super::{Endpoint, IlpHttpService, ServerConfig};
 
-/// An ILP-over-HTTP server on hyper: HTTP/1.1, and HTTP/2 with prior
-/// knowledge (`h2c`), on one port. Each request is answered by an [`IlpHttpService`].
+/// An ILP-over-HTTP server on hyper: HTTP/1.1, and HTTP/2 with prior knowledge (`h2c`), on
+/// one port; with the `rustls` feature and [`ServerConfig::tls`] set, the same over TLS, HTTP/2
+/// or HTTP/1.1 as ALPN settles. Each request is answered by an [`IlpHttpService`].
 ///
 /// - A connection that sends nothing within
 ///   [`header_read_timeout`](ServerConfig::header_read_timeout) is closed; HTTP/1.1 request
@@ -115,6 +116,8 @@ async fn accept_loop(
         .header_read_timeout(config.header_read_timeout);
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
+    #[cfg(feature = "rustls")]
+    let tls = config.tls.as_ref().map(crate::tls::with_alpn);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -127,6 +130,8 @@ async fn accept_loop(
                     let builder = Arc::clone(&builder);
                     let watcher = graceful.watcher();
                     let first_bytes = config.header_read_timeout;
+                    #[cfg(feature = "rustls")]
+                    let tls = tls.clone();
                     tasks.spawn(async move {
                         let _permit = permit;
                         let _ = tcp.set_nodelay(true);
@@ -140,14 +145,21 @@ async fn accept_loop(
                                 return;
                             }
                         }
-                        let hyper_service = hyper::service::service_fn(move |request| {
-                            let service = service.clone();
-                            async move { Ok::<_, Infallible>(service.serve(request).await) }
-                        });
-                        let connection = builder.serve_connection(TokioIo::new(tcp), hyper_service);
-                        if let Err(error) = watcher.watch(connection).await {
-                            debug!(%addr, %error, "ilp-http: connection ended with an error");
+                        #[cfg(feature = "rustls")]
+                        if let Some(tls) = tls {
+                            let accept = tokio_rustls::TlsAcceptor::from(tls).accept(tcp);
+                            match tokio::time::timeout(first_bytes, accept).await {
+                                Ok(Ok(stream)) => {
+                                    serve(&builder, watcher, stream, service, addr).await;
+                                }
+                                Ok(Err(error)) => {
+                                    debug!(%addr, %error, "ilp-http: TLS handshake failed");
+                                }
+                                Err(_) => debug!(%addr, "ilp-http: TLS handshake timed out"),
+                            }
+                            return;
                         }
+                        serve(&builder, watcher, tcp, service, addr).await;
                     });
                 }
                 Err(error) => {
@@ -169,4 +181,24 @@ async fn accept_loop(
         warn!("ilp-http server: shutdown timed out, closing the remaining connections");
     }
     tasks.shutdown().await;
+}
+
+/// Serves one connection (plain or TLS) until it ends or the server shuts down.
+async fn serve<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: Watcher,
+    io: I,
+    service: IlpHttpService,
+    addr: SocketAddr,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let hyper_service = hyper::service::service_fn(move |request| {
+        let service = service.clone();
+        async move { Ok::<_, Infallible>(service.serve(request).await) }
+    });
+    let connection = builder.serve_connection(TokioIo::new(io), hyper_service);
+    if let Err(error) = watcher.watch(connection).await {
+        debug!(%addr, %error, "ilp-http: connection ended with an error");
+    }
 }

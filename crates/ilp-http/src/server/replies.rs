@@ -19,7 +19,8 @@ use crate::callback::{
     CallbackPolicy, CallbackTarget, Callbacks, RequestId, CALLBACK_URL, PREFER, REQUEST_ID,
     RESPOND_ASYNC,
 };
-use crate::client::{Auth, Transport};
+use crate::client::{Auth, Transport, TransportSettings};
+use crate::ClientConfigError;
 
 /// Settings of the asynchronous mode on the callee's side
 /// ([`IlpHttpService::with_async`](crate::IlpHttpService::with_async)).
@@ -58,6 +59,10 @@ pub struct AsyncConfig {
     pub first_retry: Duration,
     /// The longest wait between two attempts (default 2 s).
     pub max_retry_interval: Duration,
+    /// The TLS settings for `https://` callback URLs (feature `rustls`): which servers to
+    /// trust (default `None`: Mozilla's roots, from webpki-roots).
+    #[cfg(feature = "rustls")]
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl fmt::Debug for AsyncConfig {
@@ -81,7 +86,17 @@ impl AsyncConfig {
             attempt_timeout: Duration::from_secs(5),
             first_retry: Duration::from_millis(100),
             max_retry_interval: Duration::from_secs(2),
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
+    }
+
+    /// Sets [`tls`](Self::tls) (feature `rustls`).
+    #[cfg(feature = "rustls")]
+    #[must_use]
+    pub fn with_tls(mut self, tls: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Sets [`max_pending`](Self::max_pending).
@@ -164,12 +179,21 @@ impl fmt::Debug for Replies {
 }
 
 impl Replies {
-    pub(crate) fn new(config: AsyncConfig) -> Self {
-        Self {
-            transport: Transport::new(false, config.attempt_timeout, Duration::from_secs(90), 256),
+    /// Fails only when the TLS settings are unusable (feature `rustls`).
+    pub(crate) fn new(config: AsyncConfig) -> Result<Self, ClientConfigError> {
+        let transport = Transport::new(TransportSettings {
+            http2_only: false,
+            connect_timeout: config.attempt_timeout,
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 256,
+            #[cfg(feature = "rustls")]
+            tls: config.tls.clone(),
+        })?;
+        Ok(Self {
+            transport,
             config,
             in_progress: Mutex::new(HashSet::new()),
-        }
+        })
     }
 
     fn in_progress(&self) -> std::sync::MutexGuard<'_, HashSet<(AccountId, RequestId)>> {

@@ -64,9 +64,16 @@ impl IlpHttpService {
     /// Answers requests that ask for the asynchronous mode with `202`, and POSTs their replies
     /// to the callbacks `config` allows (see [`AsyncConfig`]). Without it they are answered
     /// synchronously.
+    ///
+    /// With the `rustls` feature, if the TLS settings for the callbacks are unusable (the
+    /// crypto provider supports no safe protocol version) the mode stays off, with an error
+    /// logged.
     #[must_use]
     pub fn with_async(mut self, config: AsyncConfig) -> Self {
-        self.replies = Some(Arc::new(Replies::new(config)));
+        match Replies::new(config) {
+            Ok(replies) => self.replies = Some(Arc::new(replies)),
+            Err(error) => tracing::error!(%error, "ilp-http: asynchronous mode left off"),
+        }
         self
     }
 
