@@ -6,7 +6,65 @@
 //! Reject to the callback URL with the same `Request-Id`. The caller's callback endpoint
 //! answers `200`, or `400` for a `Request-Id` it does not know or has already had an answer
 //! for. The callee retries on `5xx` and timeouts until the Prepare expires; the first reply
-//! wins.
+//! wins. No other implementation speaks this mode yet: both sides here are off by default,
+//! and a callee without it answers synchronously, which an asynchronous
+//! [`HttpClient`](crate::HttpClient) takes as well.
+//!
+//! # Example
+//!
+//! Node A sends to node B asynchronously; B POSTs the replies to A's callback endpoint. Each
+//! authenticates the other with the token the other gave it.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ilp_auth::{AccountAuthenticator, MemoryStore, NodeKey};
+//! use ilp_core::TestReceiver;
+//! use ilp_http::{
+//!     AsyncCaller, AsyncConfig, CallbackRoutes, Callbacks, ClientConfig, Endpoint, HttpClient,
+//!     HttpServer, IlpHttpService, OutgoingAuth, ServerConfig,
+//! };
+//! use ilp_packet::Address;
+//!
+//! # async fn f(a_auth: AccountAuthenticator, b_auth: AccountAuthenticator,
+//! #     token_a_gave_b: String, token_b_gave_a: String) -> Result<(), Box<dyn std::error::Error>> {
+//! // Node B, the callee: account `a` may have its replies sent under A's callback URL.
+//! let policy = CallbackRoutes::new().allow(
+//!     "a".parse()?,
+//!     "http://a.example:7770/ilp/callbacks".parse()?,
+//!     OutgoingAuth::bearer(token_a_gave_b),
+//! );
+//! let b = Endpoint::new(
+//!     Arc::new(b_auth),
+//!     TestReceiver::new(Address::from_static("example.b")),
+//!     ServerConfig::default(),
+//! );
+//! let b = IlpHttpService::new(b).with_async(AsyncConfig::new(policy));
+//! let _b_server = HttpServer::bind_service("0.0.0.0:7770".parse()?, b).await?;
+//!
+//! // Node A, the caller: its server takes the replies (from account `b`) for its client.
+//! let callbacks = Callbacks::default();
+//! let a = Endpoint::new(
+//!     Arc::new(a_auth),
+//!     TestReceiver::new(Address::from_static("example.a")),
+//!     ServerConfig::default(),
+//! );
+//! let a = IlpHttpService::new(a).with_callbacks("/ilp/callbacks", callbacks.clone());
+//! let _a_server = HttpServer::bind_service("0.0.0.0:7770".parse()?, a).await?;
+//! let to_b = HttpClient::new(
+//!     ClientConfig::new(
+//!         "http://b.example:7770/accounts/a/ilp".parse()?,
+//!         Address::from_static("example.a"),
+//!     )
+//!     .with_auth(OutgoingAuth::bearer(token_b_gave_a))
+//!     .with_async(AsyncCaller::new(
+//!         "http://a.example:7770/ilp/callbacks".parse()?,
+//!         callbacks,
+//!         "b".parse()?,
+//!     )),
+//! )?;
+//! // `to_b` is a PacketHandler: each Prepare is answered by B's callback, or R00 at expiry.
+//! # drop(to_b); Ok(()) }
+//! ```
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,10 +79,28 @@ pub const CALLBACK_URL: &str = "callback-url";
 pub const REQUEST_ID: &str = "request-id";
 
 /// The identifier of one asynchronous exchange: a UUID in its text form (`8-4-4-4-12`
-/// hexadecimal digits), kept in lower case. The RFC asks for a version 4 (random) UUID;
-/// [`random`](Self::random) makes one, and any UUID text is accepted from peers.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// hexadecimal digits). The RFC asks for a version 4 (random) UUID; [`random`](Self::random)
+/// makes one (in lower case), and any UUID text is accepted from peers. The text is kept as
+/// received, so that a reply carries the `Request-Id` exactly as the caller sent it;
+/// comparisons ignore case, as UUIDs are case-insensitive.
+#[derive(Clone)]
 pub struct RequestId([u8; 36]);
+
+impl PartialEq for RequestId {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
+
+impl Eq for RequestId {}
+
+impl std::hash::Hash for RequestId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for byte in self.0 {
+            state.write_u8(byte.to_ascii_lowercase());
+        }
+    }
+}
 
 /// Why a text is not a [`RequestId`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -56,7 +132,7 @@ impl RequestId {
         Ok(Self(text))
     }
 
-    /// The UUID text, lower case.
+    /// The UUID text, as made or received.
     #[must_use]
     pub fn as_str(&self) -> &str {
         // Only ASCII hexadecimal digits and dashes are ever stored.
@@ -74,8 +150,7 @@ impl FromStr for RequestId {
             *out = match (i, byte) {
                 (8 | 13 | 18 | 23, b'-') => b'-',
                 (8 | 13 | 18 | 23, _) => return Err(InvalidRequestId),
-                (_, b'0'..=b'9' | b'a'..=b'f') => byte,
-                (_, b'A'..=b'F') => byte.to_ascii_lowercase(),
+                (_, b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F') => byte,
                 _ => return Err(InvalidRequestId),
             };
         }
@@ -406,10 +481,41 @@ mod tests {
         assert_ne!(RequestId::random().unwrap(), id);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_uuid_text_round_trips(bytes: [u8; 16], upper: bool) {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let text = format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]
+            );
+            let text = if upper { text.to_ascii_uppercase() } else { text };
+            let id: RequestId = text.parse().unwrap();
+            proptest::prop_assert_eq!(id.as_str(), text.as_str());
+            proptest::prop_assert_eq!(id.to_string().parse::<RequestId>(), Ok(id.clone()));
+            proptest::prop_assert_eq!(text.to_ascii_lowercase().parse::<RequestId>(), Ok(id));
+        }
+
+        #[test]
+        fn anything_else_is_refused_without_panic(text: String) {
+            let shaped = text.len() == 36
+                && text.bytes().enumerate().all(|(i, b)| match i {
+                    8 | 13 | 18 | 23 => b == b'-',
+                    _ => b.is_ascii_hexdigit(),
+                });
+            proptest::prop_assert_eq!(text.parse::<RequestId>().is_ok(), shaped);
+        }
+    }
+
     #[test]
     fn ids_are_uuid_text_only() {
         let id: RequestId = "3F2504E0-4F89-41D3-9A0C-0305E82C3301".parse().unwrap();
-        assert_eq!(id.as_str(), "3f2504e0-4f89-41d3-9a0c-0305e82c3301");
+        assert_eq!(id.as_str(), "3F2504E0-4F89-41D3-9A0C-0305E82C3301");
+        let lower: RequestId = "3f2504e0-4f89-41d3-9a0c-0305e82c3301".parse().unwrap();
+        assert_eq!(id, lower);
+        use std::hash::BuildHasher as _;
+        let state = std::hash::RandomState::new();
+        assert_eq!(state.hash_one(&id), state.hash_one(&lower));
         for bad in [
             "",
             "3f2504e0-4f89-41d3-9a0c-0305e82c330",

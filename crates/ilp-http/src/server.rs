@@ -108,7 +108,8 @@ impl Refusal {
     }
 }
 
-/// The ILP-over-HTTP server core (synchronous mode): checks a request, authenticates it through
+/// The ILP-over-HTTP server core (synchronous mode; the asynchronous one, which needs a
+/// runtime to send replies later, is in [`IlpHttpService::with_async`]): checks a request, authenticates it through
 /// an [`Authenticator`], decodes the Prepare, asks the [`PacketHandler`] and answers with the
 /// Fulfill or Reject. Cheap to clone (one `Arc`).
 ///

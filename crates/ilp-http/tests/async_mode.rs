@@ -817,3 +817,26 @@ async fn end_to_end_both_ours_under_load() {
     assert_eq!(reject.code(), ErrorCode::F05_WRONG_CONDITION);
     assert_eq!(reject.triggered_by().unwrap().as_str(), "example.b");
 }
+
+/// The current draft (RFC 0035 draft 3) drops `Prefer`: a `Callback-Url` alone asks for the
+/// asynchronous mode.
+#[tokio::test]
+async fn a_draft_3_request_without_prefer_is_asynchronous() {
+    let mut sink = sink(vec![], Duration::ZERO).await;
+    let callee = callee(Gate::default(), Some(fast_retries(sink.addr))).await;
+    let auth = format!("Bearer {}", callee.token);
+    let url = sink.callback_url();
+    let id = "42EE09C8-A6DE-4AE3-8A47-4732B0CBB07B";
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("accept", "application/octet-stream"),
+        ("callback-url", url.as_str()),
+        ("request-id", id),
+    ];
+    let (status, _) = post(&callee.url(), &headers, prepare().into_bytes()).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let seen = sink.next().await;
+    // Sent back exactly as received.
+    assert_eq!(seen.headers["request-id"], id);
+    assert_eq!(seen.body, fulfill().into_bytes());
+}

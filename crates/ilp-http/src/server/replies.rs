@@ -432,7 +432,7 @@ mod tests {
         assert!(request.bad_callback_url);
         assert_eq!(
             request.request_id.unwrap().as_str(),
-            "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+            "3F2504E0-4F89-41D3-9A0C-0305E82C3301"
         );
     }
 }
