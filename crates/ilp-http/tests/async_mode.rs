@@ -14,7 +14,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use ilp_auth::{AccountAuthenticator, MemoryStore, NodeKey};
+mod common;
+
 use ilp_core::{
     test_condition, IlpResult, PacketHandler, Principal, Request as IlpRequest, TestReceiver,
 };
@@ -151,22 +152,6 @@ impl PacketHandler for Gate {
     }
 }
 
-/// An authenticator with `accounts`, and a token for each.
-async fn authenticator(accounts: &[&str]) -> (AccountAuthenticator, Vec<String>) {
-    let auth =
-        AccountAuthenticator::new(NodeKey::generate().unwrap(), Arc::new(MemoryStore::new()));
-    let mut tokens = Vec::new();
-    for account in accounts {
-        auth.add_account(account.parse().unwrap()).await.unwrap();
-        let minted = auth
-            .mint_token(&account.parse().unwrap(), None)
-            .await
-            .unwrap();
-        tokens.push(minted.token.expose().to_owned());
-    }
-    (auth, tokens)
-}
-
 /// A callee whose account `alice` may have replies sent under `http://{allowed}/callbacks`.
 struct Callee {
     server: HttpServer,
@@ -180,7 +165,7 @@ impl Callee {
 }
 
 async fn callee(handler: Gate, config: Option<AsyncConfig>) -> Callee {
-    let (auth, tokens) = authenticator(&["alice"]).await;
+    let (auth, tokens) = common::authenticator(&["alice"]).await;
     let endpoint = Endpoint::new(
         Arc::new(auth),
         handler,
@@ -544,7 +529,7 @@ impl Caller {
 }
 
 async fn caller(callee_url: String, callbacks: Callbacks) -> Caller {
-    let (auth, tokens) = authenticator(&["bob", "carol"]).await;
+    let (auth, tokens) = common::authenticator(&["bob", "carol"]).await;
     let endpoint = Endpoint::new(
         Arc::new(auth),
         TestReceiver::new(Address::from_static("example.caller")),
@@ -736,7 +721,7 @@ async fn caller_with_a_full_table_rejects_t03_without_sending() {
 #[tokio::test]
 async fn end_to_end_both_ours_under_load() {
     // A's server first: B's policy needs its address.
-    let (a_auth, a_tokens) = authenticator(&["b"]).await;
+    let (a_auth, a_tokens) = common::authenticator(&["b"]).await;
     let callbacks = Callbacks::default();
     let a_service = IlpHttpService::new(Endpoint::new(
         Arc::new(a_auth),
@@ -749,7 +734,7 @@ async fn end_to_end_both_ours_under_load() {
         .unwrap();
     let callback_url = format!("http://{}/ilp/callbacks", a_server.local_addr());
 
-    let (b_auth, b_tokens) = authenticator(&["a"]).await;
+    let (b_auth, b_tokens) = common::authenticator(&["a"]).await;
     let policy = CallbackRoutes::new().allow(
         "a".parse().unwrap(),
         callback_url.parse().unwrap(),

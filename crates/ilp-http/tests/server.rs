@@ -12,7 +12,8 @@ use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use ilp_auth::{AccountAuthenticator, MemoryStore, NodeKey};
+mod common;
+
 use ilp_core::{test_condition, AuthError, Authenticator, Credentials, Principal, TestReceiver};
 use ilp_http::{HttpServer, ServerConfig};
 use ilp_packet::{Address, ErrorCode, Fulfill, Prepare, PrepareBuilder, Reject, Timestamp};
@@ -33,14 +34,8 @@ impl Fixture {
 }
 
 async fn start_with(config: ServerConfig) -> Fixture {
-    let auth =
-        AccountAuthenticator::new(NodeKey::generate().unwrap(), Arc::new(MemoryStore::new()));
-    auth.add_account("alice".parse().unwrap()).await.unwrap();
-    let minted = auth
-        .mint_token(&"alice".parse().unwrap(), None)
-        .await
-        .unwrap();
-    let token = minted.token.expose().to_owned();
+    let (auth, mut tokens) = common::authenticator(&["alice"]).await;
+    let token = tokens.remove(0);
     let node = Address::from_static(NODE);
     let server = HttpServer::bind(
         "127.0.0.1:0".parse().unwrap(),

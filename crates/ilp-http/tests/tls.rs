@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ilp_auth::{AccountAuthenticator, MemoryStore, NodeKey};
+mod common;
+
 use ilp_core::{test_condition, test_fulfillment, PacketHandler, Principal, Request, TestReceiver};
 use ilp_http::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use ilp_http::rustls::RootCertStore;
@@ -37,13 +38,7 @@ fn roots(cert: &CertificateDer<'static>) -> RootCertStore {
 
 /// A TLS server for account `alice`, with `tls` as is (ALPN as given).
 async fn server(tls: Arc<ilp_http::rustls::ServerConfig>) -> (HttpServer, String) {
-    let auth =
-        AccountAuthenticator::new(NodeKey::generate().unwrap(), Arc::new(MemoryStore::new()));
-    auth.add_account("alice".parse().unwrap()).await.unwrap();
-    let minted = auth
-        .mint_token(&"alice".parse().unwrap(), None)
-        .await
-        .unwrap();
+    let (auth, mut tokens) = common::authenticator(&["alice"]).await;
     let node = Address::from_static("example.tls");
     let server = HttpServer::bind(
         "127.0.0.1:0".parse().unwrap(),
@@ -55,7 +50,7 @@ async fn server(tls: Arc<ilp_http::rustls::ServerConfig>) -> (HttpServer, String
     )
     .await
     .unwrap();
-    (server, minted.token.expose().to_owned())
+    (server, tokens.remove(0))
 }
 
 fn prepare(data: &[u8]) -> Prepare {

@@ -79,6 +79,7 @@ impl IlpHttpService {
 
     /// Serves the callback endpoint at `path` (`{account}` may stand for one segment, as in
     /// [`ServerConfig::path`](crate::ServerConfig::path)), handing replies to `callbacks`.
+    /// The path is matched first: it must not also match the Prepare path.
     ///
     /// A callback request is checked as a Prepare request is (method, content type, size,
     /// credentials through the same authenticator, with the account from the path or
