@@ -541,17 +541,17 @@ impl Transport {
         headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
         body: Bytes,
     ) -> Result<http::Response<Incoming>, SendFailure> {
-        let mut builder = http::Request::builder()
-            .method(Method::POST)
-            .uri(url.clone())
-            .header(CONTENT_TYPE, OCTET_STREAM)
-            .header(ACCEPT, OCTET_STREAM);
+        // Built in place rather than with `http::request::Builder`, which moves the whole
+        // request at each step and copies the static header values into new buffers.
+        let mut request = http::Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = url.clone();
+        let map = request.headers_mut();
+        map.insert(CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
+        map.insert(ACCEPT, HeaderValue::from_static(OCTET_STREAM));
         for (name, value) in headers {
-            builder = builder.header(name, value);
+            map.insert(name, value);
         }
-        let request = builder
-            .body(Full::new(body))
-            .map_err(|_| SendFailure::Transport)?;
         self.client.request(request).await.map_err(|e| {
             debug!(error = %e, %url, "ILP-over-HTTP request failed");
             if e.is_connect() {

@@ -372,7 +372,9 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
 
 /// The account named by the path, or else by the `ilp-peer-id` header; both must agree.
 fn account<'a>(path: Option<&'a str>, headers: &'a HeaderMap) -> Result<Option<&'a str>, Refusal> {
-    let header = match headers.get(ILP_PEER_ID) {
+    // Parsed once, not at each lookup.
+    static NAME: http::HeaderName = http::HeaderName::from_static(ILP_PEER_ID);
+    let header = match headers.get(&NAME) {
         None => None,
         Some(value) => match value.to_str() {
             Ok(name) if !name.trim().is_empty() => Some(name.trim()),

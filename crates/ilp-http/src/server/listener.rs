@@ -1,6 +1,5 @@
 //! [`HttpServer`]: serves an [`IlpHttpService`] with hyper on tokio.
 
-use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -193,10 +192,7 @@ async fn serve<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let hyper_service = hyper::service::service_fn(move |request| {
-        let service = service.clone();
-        async move { Ok::<_, Infallible>(service.serve(request).await) }
-    });
+    let hyper_service = hyper::service::service_fn(move |request| service.serve(request));
     let connection = builder.serve_connection(TokioIo::new(io), hyper_service);
     if let Err(error) = watcher.watch(connection).await {
         debug!(%addr, %error, "ilp-http: connection ended with an error");

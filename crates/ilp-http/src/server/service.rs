@@ -1,16 +1,19 @@
 //! [`IlpHttpService`]: the core as a `tower::Service` over any request body.
 
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use tokio::time::error::Elapsed;
+use tokio::time::Instant;
 use tracing::{debug, Instrument};
 
 use super::replies::{self, async_request, AsyncConfig, Replies};
@@ -110,9 +113,19 @@ impl IlpHttpService {
         &self.endpoint
     }
 
-    pub(crate) async fn serve<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    /// Answers `request` (never an error: the `Result` is what hyper and tower want).
+    ///
+    /// Not an `async fn`, and the future owns what it needs (the service, the request's parts)
+    /// and is the one hyper and tower await: an `async fn` would keep the request it was
+    /// called with beside its parts, a borrowed service would have to live beside the future,
+    /// and each `async` wrapper doubles the size. The future is moved several times before
+    /// hyper's task holds it.
+    pub(crate) fn serve<B>(
+        &self,
+        request: Request<B>,
+    ) -> impl Future<Output = Result<Response<Full<Bytes>>, Infallible>> + 'static
     where
-        B: Body,
+        B: Body + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let source = request
@@ -122,14 +135,13 @@ impl IlpHttpService {
             .or(self.source);
         let (parts, body) = request.into_parts();
         let span = request_span(&parts);
-        let response = async {
-            let response = self.answer(&parts, body, source).await;
+        let this = self.clone();
+        async move {
+            let response = this.answer(&parts, body, source).await;
             record_status(&response);
-            response
+            Ok(response.map(Full::new))
         }
         .instrument(span)
-        .await;
-        response.map(Full::new)
     }
 }
 
@@ -157,8 +169,8 @@ impl IlpHttpService {
             Ok(principal) => principal,
             Err(refusal) => return refusal.into_response(),
         };
-        let read = Limited::new(body, config.max_body_len).collect();
-        let body = match tokio::time::timeout(config.body_read_timeout, read).await {
+        let read = pin!(Limited::new(body, config.max_body_len).collect());
+        let body = match read_within(config.body_read_timeout, read).await {
             Ok(Ok(body)) => body.to_bytes(),
             Err(_) => return Refusal::RequestTimeout.into_response(),
             Ok(Err(error)) if error.is::<LengthLimitError>() => {
@@ -181,6 +193,27 @@ impl IlpHttpService {
     }
 }
 
+/// `read`'s output, or `Elapsed` if it takes longer than `timeout` from its first poll.
+///
+/// The timer is armed only for a body that is neither complete at the first poll nor after one
+/// turn of the scheduler: an HTTP/1.1 body usually comes with the head, and an HTTP/2 stream's
+/// handler usually first runs before its connection has read the DATA frame that follows the
+/// HEADERS. A tokio timer costs a wheel insertion and removal, and, when the runtime has no
+/// other timer, a write to wake its driver: more than the rest of the body read.
+async fn read_within<F: Future>(
+    timeout: Duration,
+    mut read: Pin<&mut F>,
+) -> Result<F::Output, Elapsed> {
+    if let Poll::Ready(output) = poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
+        return Ok(output);
+    }
+    let deadline = Instant::now() + timeout;
+    // Woken again once the tasks that are ready now (the connection's among them) have run.
+    tokio::task::yield_now().await;
+    // Boxed: rarely needed, and a timer would otherwise make every request's future larger.
+    Box::pin(tokio::time::timeout_at(deadline, read)).await
+}
+
 impl<B> tower::Service<Request<B>> for IlpHttpService
 where
     B: Body + Send + 'static,
@@ -196,7 +229,6 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { Ok(this.serve(request).await) })
+        Box::pin(self.serve(request))
     }
 }
