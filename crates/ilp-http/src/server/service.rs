@@ -184,11 +184,14 @@ impl IlpHttpService {
         if let Some((endpoint, _)) = callback {
             return replies::receive(&endpoint.callbacks, &principal, &parts.headers, body);
         }
-        match (&self.replies, async_request(&parts.headers)) {
-            (Some(replies), Some(request)) => {
-                replies.accept(&self.endpoint, principal, request, body)
-            }
-            _ => self.endpoint.respond(principal, body).await,
+        // The asynchronous headers are only looked at when the mode is on.
+        let asynchronous = self
+            .replies
+            .as_ref()
+            .and_then(|replies| async_request(&parts.headers).map(|request| (replies, request)));
+        match asynchronous {
+            Some((replies, request)) => replies.accept(&self.endpoint, principal, request, body),
+            None => self.endpoint.respond(principal, body).await,
         }
     }
 }
