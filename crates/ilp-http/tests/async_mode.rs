@@ -825,3 +825,31 @@ async fn a_draft_3_request_without_prefer_is_asynchronous() {
     assert_eq!(seen.headers["request-id"], id);
     assert_eq!(seen.body, fulfill().into_bytes());
 }
+
+#[tokio::test]
+async fn graceful_shutdown_waits_for_the_replies_in_progress() {
+    let mut sink = sink(vec![], Duration::ZERO).await;
+    let release = Arc::new(Notify::new());
+    let gate = Gate {
+        release: Some(release.clone()),
+        ..Gate::default()
+    };
+    let callee = callee(gate, Some(fast_retries(sink.addr))).await;
+    let (status, _) = post_async(
+        &callee,
+        Some(&sink.callback_url()),
+        Some(&new_id()),
+        prepare().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let shutdown = tokio::spawn(callee.server.shutdown());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!shutdown.is_finished(), "did not wait for the reply");
+    release.notify_one();
+    assert_eq!(sink.next().await.body, fulfill().into_bytes());
+    tokio::time::timeout(Duration::from_secs(5), shutdown)
+        .await
+        .expect("shutdown did not end after the reply")
+        .unwrap();
+}

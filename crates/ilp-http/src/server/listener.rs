@@ -80,9 +80,11 @@ impl HttpServer {
         self.local_addr
     }
 
-    /// Stops gracefully: stops accepting, lets the requests in flight be answered, then
+    /// Stops gracefully: stops accepting, lets the requests in flight be answered and, in the
+    /// asynchronous mode, the replies in progress be sent (or given up at their expiry), then
     /// closes every connection, waiting at most
-    /// [`shutdown_timeout`](ServerConfig::shutdown_timeout).
+    /// [`shutdown_timeout`](ServerConfig::shutdown_timeout) in all. Replies still in progress
+    /// then go on in the background until their Prepares expire.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
@@ -173,7 +175,13 @@ async fn accept_loop(
     }
     drop(listener);
     info!(connections = tasks.len(), "ilp-http server shutting down");
-    if tokio::time::timeout(config.shutdown_timeout, graceful.shutdown())
+    // The connections' requests first, then the asynchronous replies still to be sent (the
+    // connections' own requests may have started some), within one shutdown_timeout.
+    let drain = async {
+        graceful.shutdown().await;
+        service.replies_drained().await;
+    };
+    if tokio::time::timeout(config.shutdown_timeout, drain)
         .await
         .is_err()
     {

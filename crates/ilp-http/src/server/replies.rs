@@ -168,6 +168,8 @@ pub(crate) struct Replies {
     config: AsyncConfig,
     transport: Transport,
     in_progress: Mutex<HashSet<(AccountId, RequestId)>>,
+    /// Notified when the last request in progress ends.
+    idle: tokio::sync::Notify,
 }
 
 impl fmt::Debug for Replies {
@@ -193,6 +195,7 @@ impl Replies {
             transport,
             config,
             in_progress: Mutex::new(HashSet::new()),
+            idle: tokio::sync::Notify::new(),
         })
     }
 
@@ -349,7 +352,25 @@ struct InProgress {
 
 impl Drop for InProgress {
     fn drop(&mut self) {
-        self.replies.in_progress().remove(&self.key);
+        let mut in_progress = self.replies.in_progress();
+        in_progress.remove(&self.key);
+        if in_progress.is_empty() {
+            self.replies.idle.notify_waiters();
+        }
+    }
+}
+
+impl Replies {
+    /// Waits until no request is in progress: every reply sent, refused, or given up at its
+    /// Prepare's expiry.
+    pub(crate) async fn drained(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.in_progress().is_empty() {
+                return;
+            }
+            idle.await;
+        }
     }
 }
 

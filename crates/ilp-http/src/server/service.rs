@@ -113,6 +113,13 @@ impl IlpHttpService {
         &self.endpoint
     }
 
+    /// Waits until the asynchronous mode has no request in progress (at once without it).
+    pub(crate) async fn replies_drained(&self) {
+        if let Some(replies) = &self.replies {
+            replies.drained().await;
+        }
+    }
+
     /// Answers `request` (never an error: the `Result` is what hyper and tower want).
     ///
     /// Not an `async fn`, and the future owns what it needs (the service, the request's parts)
