@@ -17,7 +17,9 @@ use ilp_core::{reject, AccountId, Clock, IlpResult, PacketHandler, Request, Syst
 use ilp_packet::{Address, ErrorCode, Packet, Reject, Timestamp};
 use tracing::debug;
 
-use crate::callback::{Callbacks, RegisterError, Waiting, CALLBACK_URL, PREFER, REQUEST_ID};
+use crate::callback::{
+    Callbacks, RegisterError, Waiting, CALLBACK_URL, PREFER, REQUEST_ID, RESPOND_ASYNC,
+};
 
 /// The largest response body accepted, in bytes (as interledger-rs): a Fulfill or a Reject is
 /// at most about 32 KiB. A longer body is refused with `T00` without being read to the end.
@@ -426,8 +428,8 @@ impl Auth {
         })
     }
 
-    /// The `Authorization` header to send at `now`.
-    pub(crate) fn header(&self, now: Timestamp) -> Option<HeaderValue> {
+    /// The `Authorization` header to send now (`now` is read only for minted tokens).
+    pub(crate) fn header(&self, now: impl FnOnce() -> Timestamp) -> Option<HeaderValue> {
         match self {
             Self::None => None,
             Self::Static(value) => Some(value.clone()),
@@ -435,7 +437,7 @@ impl Auth {
                 minter,
                 omit_bearer,
             } => {
-                let token = minter.token(now);
+                let token = minter.token(now());
                 let text = if *omit_bearer {
                     token
                 } else {
@@ -623,24 +625,33 @@ impl<C: Clock> HttpClient<C> {
         body: Bytes,
         waiting: Option<Waiting>,
     ) -> Result<IlpResult, SendFailure> {
-        let mut headers = Vec::with_capacity(4);
-        if let Some(value) = self.inner.auth.header(self.inner.clock.now()) {
-            headers.push((AUTHORIZATION, value));
-        }
-        if let (Some(waiting), Some(caller)) = (&waiting, &self.inner.asynchronous) {
-            headers.push((
-                HeaderName::from_static(PREFER),
-                HeaderValue::from_static("respond-async"),
-            ));
-            headers.push((
-                HeaderName::from_static(CALLBACK_URL),
-                caller.callback_url.clone(),
-            ));
-            headers.push((
-                HeaderName::from_static(REQUEST_ID),
-                HeaderValue::from_str(waiting.id.as_str()).map_err(|_| SendFailure::Transport)?,
-            ));
-        }
+        // No allocation for the headers: an iterator over at most four.
+        let authorization = self
+            .inner
+            .auth
+            .header(|| self.inner.clock.now())
+            .map(|value| (AUTHORIZATION, value));
+        let asynchronous = match (&waiting, &self.inner.asynchronous) {
+            (Some(waiting), Some(caller)) => Some([
+                (
+                    HeaderName::from_static(PREFER),
+                    HeaderValue::from_static(RESPOND_ASYNC),
+                ),
+                (
+                    HeaderName::from_static(CALLBACK_URL),
+                    caller.callback_url.clone(),
+                ),
+                (
+                    HeaderName::from_static(REQUEST_ID),
+                    HeaderValue::from_str(waiting.id.as_str())
+                        .map_err(|_| SendFailure::Transport)?,
+                ),
+            ]),
+            _ => None,
+        };
+        let headers = authorization
+            .into_iter()
+            .chain(asynchronous.into_iter().flatten());
         let response = self
             .inner
             .transport

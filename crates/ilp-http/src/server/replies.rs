@@ -316,7 +316,7 @@ impl Replies {
                 return;
             }
             let mut headers = vec![(HeaderName::from_static(REQUEST_ID), id_value.clone())];
-            if let Some(value) = auth.header(now) {
+            if let Some(value) = auth.header(|| now) {
                 headers.push((AUTHORIZATION, value));
             }
             let post = self.transport.post(&target.url, headers, body.clone());
