@@ -139,6 +139,18 @@ struct Gate {
     calls: Arc<AtomicUsize>,
 }
 
+impl Gate {
+    /// A gate that holds every request until its `Notify` is notified.
+    fn blocked() -> (Self, Arc<Notify>) {
+        let release = Arc::new(Notify::new());
+        let gate = Self {
+            release: Some(release.clone()),
+            ..Self::default()
+        };
+        (gate, release)
+    }
+}
+
 #[async_trait]
 impl PacketHandler for Gate {
     async fn handle(&self, request: IlpRequest) -> IlpResult {
@@ -242,6 +254,13 @@ async fn post_async(
     post(&callee.url(), &headers, body).await
 }
 
+/// POSTs `body` asynchronously with the sink's callback URL and `id`; asserts `202`.
+async fn expect_202(callee: &Callee, sink: &Sink, id: &str, body: Bytes) {
+    let (status, body) = post_async(callee, Some(&sink.callback_url()), Some(id), body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(body.is_empty());
+}
+
 fn new_id() -> String {
     RequestId::random().unwrap().to_string()
 }
@@ -256,23 +275,11 @@ fn reject_of(body: Bytes) -> Reject {
 #[tokio::test]
 async fn callee_answers_202_at_once_and_posts_the_reply_to_the_callback() {
     let mut sink = sink(vec![], Duration::ZERO).await;
-    let release = Arc::new(Notify::new());
-    let gate = Gate {
-        release: Some(release.clone()),
-        ..Gate::default()
-    };
+    let (gate, release) = Gate::blocked();
     let callee = callee(gate.clone(), Some(fast_retries(sink.addr))).await;
     let id = new_id();
     // The handler is blocked until released: the 202 cannot wait for it.
-    let (status, body) = post_async(
-        &callee,
-        Some(&sink.callback_url()),
-        Some(&id),
-        prepare().into_bytes(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    assert!(body.is_empty());
+    expect_202(&callee, &sink, &id, prepare().into_bytes()).await;
     assert_eq!(sink.count_within(Duration::from_millis(100)).await, 0);
     release.notify_one();
 
@@ -301,14 +308,7 @@ async fn a_reject_is_a_reply_too() {
     }
     .build()
     .unwrap();
-    let (status, _) = post_async(
-        &callee,
-        Some(&sink.callback_url()),
-        Some(&new_id()),
-        wrong.into_bytes(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
+    expect_202(&callee, &sink, &new_id(), wrong.into_bytes()).await;
     let reject = reject_of(sink.next().await.body);
     assert_eq!(reject.code(), ErrorCode::F05_WRONG_CONDITION);
 }
@@ -323,14 +323,7 @@ async fn reply_is_retried_on_5xx_until_taken() {
     let mut sink = sink(script, Duration::ZERO).await;
     let callee = callee(Gate::default(), Some(fast_retries(sink.addr))).await;
     let id = new_id();
-    let (status, _) = post_async(
-        &callee,
-        Some(&sink.callback_url()),
-        Some(&id),
-        prepare().into_bytes(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
+    expect_202(&callee, &sink, &id, prepare().into_bytes()).await;
     for _ in 0..3 {
         let seen = sink.next().await;
         assert_eq!(seen.headers["request-id"], id.as_str());
@@ -344,14 +337,7 @@ async fn reply_is_retried_on_5xx_until_taken() {
 async fn reply_is_not_retried_after_a_4xx() {
     let mut sink = sink(vec![StatusCode::BAD_REQUEST], Duration::ZERO).await;
     let callee = callee(Gate::default(), Some(fast_retries(sink.addr))).await;
-    let (status, _) = post_async(
-        &callee,
-        Some(&sink.callback_url()),
-        Some(&new_id()),
-        prepare().into_bytes(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
+    expect_202(&callee, &sink, &new_id(), prepare().into_bytes()).await;
     sink.next().await;
     assert_eq!(sink.count_within(Duration::from_millis(300)).await, 0);
 }
@@ -362,14 +348,13 @@ async fn reply_is_retried_on_timeouts_until_the_prepare_expires() {
     let mut sink = sink(vec![], Duration::from_secs(30)).await;
     let config = fast_retries(sink.addr).with_attempt_timeout(Duration::from_millis(100));
     let callee = callee(Gate::default(), Some(config)).await;
-    let (status, _) = post_async(
+    expect_202(
         &callee,
-        Some(&sink.callback_url()),
-        Some(&new_id()),
+        &sink,
+        &new_id(),
         prepare_expiring_in(800, b"hello").into_bytes(),
     )
     .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
     let attempts = sink.count_within(Duration::from_millis(1500)).await;
     assert!(attempts >= 3, "only {attempts} attempts");
     // Expired: no more attempts.
@@ -379,19 +364,15 @@ async fn reply_is_retried_on_timeouts_until_the_prepare_expires() {
 #[tokio::test]
 async fn no_reply_when_the_handler_is_not_done_by_the_expiry() {
     let mut sink = sink(vec![], Duration::ZERO).await;
-    let gate = Gate {
-        release: Some(Arc::new(Notify::new())),
-        ..Gate::default()
-    };
+    let (gate, _release) = Gate::blocked();
     let callee = callee(gate, Some(fast_retries(sink.addr))).await;
-    let (status, _) = post_async(
+    expect_202(
         &callee,
-        Some(&sink.callback_url()),
-        Some(&new_id()),
+        &sink,
+        &new_id(),
         prepare_expiring_in(300, b"hello").into_bytes(),
     )
     .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(sink.count_within(Duration::from_millis(800)).await, 0);
 }
 
@@ -462,22 +443,11 @@ async fn without_async_config_the_preference_is_ignored() {
 #[tokio::test]
 async fn a_request_id_in_progress_is_handled_once() {
     let mut sink = sink(vec![], Duration::ZERO).await;
-    let release = Arc::new(Notify::new());
-    let gate = Gate {
-        release: Some(release.clone()),
-        ..Gate::default()
-    };
+    let (gate, release) = Gate::blocked();
     let callee = callee(gate.clone(), Some(fast_retries(sink.addr))).await;
     let id = new_id();
     for _ in 0..2 {
-        let (status, _) = post_async(
-            &callee,
-            Some(&sink.callback_url()),
-            Some(&id),
-            prepare().into_bytes(),
-        )
-        .await;
-        assert_eq!(status, StatusCode::ACCEPTED);
+        expect_202(&callee, &sink, &id, prepare().into_bytes()).await;
     }
     release.notify_one();
     sink.next().await;
@@ -488,10 +458,7 @@ async fn a_request_id_in_progress_is_handled_once() {
 #[tokio::test]
 async fn too_many_requests_in_progress_is_503() {
     let sink = sink(vec![], Duration::ZERO).await;
-    let gate = Gate {
-        release: Some(Arc::new(Notify::new())),
-        ..Gate::default()
-    };
+    let (gate, _release) = Gate::blocked();
     let config = fast_retries(sink.addr).with_max_pending(1);
     let callee = callee(gate, Some(config)).await;
     let url = sink.callback_url();
@@ -829,20 +796,9 @@ async fn a_draft_3_request_without_prefer_is_asynchronous() {
 #[tokio::test]
 async fn graceful_shutdown_waits_for_the_replies_in_progress() {
     let mut sink = sink(vec![], Duration::ZERO).await;
-    let release = Arc::new(Notify::new());
-    let gate = Gate {
-        release: Some(release.clone()),
-        ..Gate::default()
-    };
+    let (gate, release) = Gate::blocked();
     let callee = callee(gate, Some(fast_retries(sink.addr))).await;
-    let (status, _) = post_async(
-        &callee,
-        Some(&sink.callback_url()),
-        Some(&new_id()),
-        prepare().into_bytes(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
+    expect_202(&callee, &sink, &new_id(), prepare().into_bytes()).await;
     let shutdown = tokio::spawn(callee.server.shutdown());
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!shutdown.is_finished(), "did not wait for the reply");
