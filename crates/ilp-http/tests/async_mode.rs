@@ -364,16 +364,22 @@ async fn reply_is_retried_on_timeouts_until_the_prepare_expires() {
 #[tokio::test]
 async fn no_reply_when_the_handler_is_not_done_by_the_expiry() {
     let mut sink = sink(vec![], Duration::ZERO).await;
-    let (gate, _release) = Gate::blocked();
-    let callee = callee(gate, Some(fast_retries(sink.addr))).await;
-    expect_202(
-        &callee,
-        &sink,
-        &new_id(),
-        prepare_expiring_in(300, b"hello").into_bytes(),
-    )
-    .await;
-    assert_eq!(sink.count_within(Duration::from_millis(800)).await, 0);
+    let (gate, release) = Gate::blocked();
+    let config = fast_retries(sink.addr).with_max_pending(1);
+    let callee = callee(gate, Some(config)).await;
+    let late = prepare_expiring_in(300, b"hello").into_bytes();
+    expect_202(&callee, &sink, &new_id(), late).await;
+    // Its one slot is taken while the handler runs...
+    let url = sink.callback_url();
+    let busy = post_async(&callee, Some(&url), Some(&new_id()), prepare().into_bytes()).await;
+    assert_eq!(busy.0, StatusCode::SERVICE_UNAVAILABLE);
+    // ...and given back at the expiry, the handler dropped, with no reply sent.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let id = new_id();
+    expect_202(&callee, &sink, &id, prepare().into_bytes()).await;
+    release.notify_one();
+    assert_eq!(sink.next().await.headers["request-id"], id.as_str());
+    assert_eq!(sink.count_within(Duration::from_millis(300)).await, 0);
 }
 
 #[tokio::test]
