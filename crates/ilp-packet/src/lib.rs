@@ -126,7 +126,8 @@ pub use error_code::{AmountTooLarge, ErrorClass, ErrorCode};
 pub use message::{Expiring, Message, MessageKind, ParseMessageKindError};
 pub use packet::{
     Fulfill, FulfillBuilder, Packet, PacketType, Prepare, PrepareBuilder, Reject, RejectBuilder,
-    MAX_DATA_LEN, MAX_MESSAGE_LEN,
+    MAX_DATA_LEN, MAX_FULFILL_LEN, MAX_MESSAGE_LEN, MAX_PACKET_LEN, MAX_PREPARE_LEN,
+    MAX_REJECT_LEN,
 };
 pub use timestamp::Timestamp;
 

@@ -18,6 +18,47 @@ pub const MAX_DATA_LEN: usize = 32_767;
 /// The largest `message` field ASN.1 allows in a Reject, in bytes.
 pub const MAX_MESSAGE_LEN: usize = 8_191;
 
+/// The encoded length of the largest Prepare without trailing bytes: a 1 023-byte destination
+/// and [`MAX_DATA_LEN`] bytes of data (33 857 bytes).
+pub const MAX_PREPARE_LEN: usize =
+    envelope_len(8 + 17 + 32 + var_len(Address::MAX_LEN) + var_len(MAX_DATA_LEN));
+/// The encoded length of the largest Fulfill without trailing bytes: [`MAX_DATA_LEN`] bytes
+/// of data (32 806 bytes).
+pub const MAX_FULFILL_LEN: usize = envelope_len(32 + var_len(MAX_DATA_LEN));
+/// The encoded length of the largest Reject without trailing bytes: a 1 023-byte
+/// `triggeredBy`, a [`MAX_MESSAGE_LEN`]-byte message and [`MAX_DATA_LEN`] bytes of data
+/// (41 997 bytes).
+pub const MAX_REJECT_LEN: usize =
+    envelope_len(3 + var_len(Address::MAX_LEN) + var_len(MAX_MESSAGE_LEN) + var_len(MAX_DATA_LEN));
+/// The encoded length of the largest ILP packet of any type without trailing bytes (the
+/// largest Reject, [`MAX_REJECT_LEN`]). A transport that bounds what it reads by this constant
+/// carries every packet the builders can produce; packets that decode with trailing bytes
+/// (RFC 0030 extensions) may be longer.
+pub const MAX_PACKET_LEN: usize = MAX_REJECT_LEN;
+
+/// The length of a variable-length octet string of `len` bytes, length determinant included.
+const fn var_len(len: usize) -> usize {
+    len + length_determinant_len(len)
+}
+
+/// The length of a packet with a body of `body` bytes: type byte, length determinant, body.
+const fn envelope_len(body: usize) -> usize {
+    1 + length_determinant_len(body) + body
+}
+
+/// The size of the canonical OER length determinant for `len` (all lengths here fit in 3).
+const fn length_determinant_len(len: usize) -> usize {
+    if len < 128 {
+        1
+    } else if len < 256 {
+        2
+    } else if len < 65_536 {
+        3
+    } else {
+        4
+    }
+}
+
 /// The type byte that opens every ILP packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -803,6 +844,43 @@ impl From<Reject> for Packet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_lengths_are_the_largest_built_packets() {
+        let destination =
+            Address::try_from(Bytes::from(format!("g.{}", "a".repeat(1021)))).unwrap();
+        let data = vec![0xAB; MAX_DATA_LEN];
+        let prepare = PrepareBuilder {
+            amount: u64::MAX,
+            expires_at: Timestamp::MAX,
+            execution_condition: Condition::from_bytes([1; 32]),
+            destination: &destination,
+            data: &data,
+        }
+        .build()
+        .unwrap();
+        assert_eq!(prepare.as_bytes().len(), MAX_PREPARE_LEN);
+        assert_eq!(MAX_PREPARE_LEN, 33_857);
+        let fulfill = FulfillBuilder {
+            fulfillment: Fulfillment::from_bytes([2; 32]),
+            data: &data,
+        }
+        .build()
+        .unwrap();
+        assert_eq!(fulfill.as_bytes().len(), MAX_FULFILL_LEN);
+        assert_eq!(MAX_FULFILL_LEN, 32_806);
+        let message = "m".repeat(MAX_MESSAGE_LEN);
+        let reject = RejectBuilder {
+            code: ErrorCode::F99_APPLICATION_ERROR,
+            triggered_by: &destination,
+            message: &message,
+            data: &data,
+        }
+        .build()
+        .unwrap();
+        assert_eq!(reject.as_bytes().len(), MAX_REJECT_LEN);
+        assert_eq!(MAX_PACKET_LEN, 41_997);
+    }
 
     fn prepare() -> Prepare {
         PrepareBuilder {
