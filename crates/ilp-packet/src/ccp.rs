@@ -11,7 +11,7 @@
 //! JavaScript reference neither). Route prefixes, path entries and withdrawn routes must be
 //! ASCII (they are addresses; the JavaScript reference reads them as ASCII and mangles anything
 //! else), feature names UTF-8. Property meta bits and values are kept verbatim (the JavaScript
-//! encoder normalises meta bits; interledger-rs does not). Expiry is not checked here; this crate has no clock.
+//! encoder normalises meta bits; interledger-rs does not). Expiry is not checked here: decoding never reads the clock.
 //!
 //! ```
 //! use ilp_packet::ccp::{Mode, RouteControlRequest, RoutingTableId};
@@ -215,6 +215,10 @@ pub struct RouteControlRequest {
     /// Idle or sync.
     pub mode: Mode,
     /// The speaker's table id as the receiver last saw it (all zero at first).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::serde_hex::last_known_routing_table_id")
+    )]
     pub last_known_routing_table_id: RoutingTableId,
     /// The epoch the receiver is at in that table.
     pub last_known_epoch: u32,
@@ -278,7 +282,13 @@ pub struct RouteProp {
     /// The property id (none are defined).
     pub id: u16,
     /// The value (UTF-8 text when [`RouteProp::is_utf8`]).
-    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex::bytes"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            serialize_with = "crate::serde_hex::serialize",
+            deserialize_with = "crate::serde_hex::value"
+        )
+    )]
     pub value: Bytes,
 }
 
@@ -315,7 +325,13 @@ pub struct Route {
     /// The addresses of the nodes on the way, nearest first.
     pub path: Vec<String>,
     /// Reserved authentication bytes (senders fill them with zeros or a hash; nobody checks).
-    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex::array32"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            serialize_with = "crate::serde_hex::serialize",
+            deserialize_with = "crate::serde_hex::auth"
+        )
+    )]
     pub auth: [u8; 32],
     /// Properties.
     pub props: Vec<RouteProp>,
@@ -368,6 +384,10 @@ impl Route {
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct RouteUpdateRequest {
     /// The speaker's table id.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::serde_hex::routing_table_id")
+    )]
     pub routing_table_id: RoutingTableId,
     /// The speaker's latest epoch.
     pub current_epoch_index: u32,
@@ -378,6 +398,10 @@ pub struct RouteUpdateRequest {
     /// How long, in milliseconds, the receiver may keep these routes without a refresh.
     pub hold_down_time: u32,
     /// The speaker's ILP address.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::serde_hex::speaker")
+    )]
     pub speaker: Address,
     /// Routes added or replaced.
     pub new_routes: Vec<Route>,

@@ -4,9 +4,25 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::hex;
+use crate::{hex, DecodeError};
 
 /// A Prepare's execution condition: the SHA-256 hash of the fulfillment that unlocks it.
+///
+/// `Display` prints it as 64 lower-case hex digits and `FromStr` parses them back:
+///
+/// ```
+/// use ilp_packet::{Condition, DecodeError};
+///
+/// let text = "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925";
+/// let condition: Condition = text.parse()?;
+/// assert_eq!(condition, Condition::PEER_PROTOCOL);
+/// assert_eq!(condition.to_string(), text);
+/// assert_eq!(
+///     "abcd".parse::<Condition>().unwrap_err().to_string(),
+///     "condition is 2 bytes long; it must be exactly 32 bytes"
+/// );
+/// # Ok::<(), DecodeError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Condition([u8; 32]);
 
@@ -74,7 +90,7 @@ impl Fulfillment {
 }
 
 macro_rules! bytes32_impls {
-    ($ty:ident) => {
+    ($ty:ident, $what:literal) => {
         impl From<[u8; 32]> for $ty {
             fn from(bytes: [u8; 32]) -> Self {
                 Self(bytes)
@@ -107,28 +123,24 @@ macro_rules! bytes32_impls {
             }
         }
 
-        #[cfg(feature = "serde")]
-        impl serde::Serialize for $ty {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&hex::encode(&self.0))
+        impl std::str::FromStr for $ty {
+            type Err = DecodeError;
+
+            #[doc = concat!("Parses a ", $what, " from 64 hex digits (either case), as `Display` ")]
+            /// prints it. Errors: [`DecodeError::InvalidHexDigit`],
+            /// [`DecodeError::OddHexLength`], or [`DecodeError::WrongLength`] when the hex is
+            /// not 32 bytes.
+            fn from_str(s: &str) -> Result<Self, DecodeError> {
+                hex::decode_array($what, s).map(Self)
             }
         }
 
-        #[cfg(feature = "serde")]
-        impl<'de> serde::Deserialize<'de> for $ty {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                let bytes = hex::decode(&s).map_err(serde::de::Error::custom)?;
-                <[u8; 32]>::try_from(bytes.as_slice())
-                    .map(Self)
-                    .map_err(|_| serde::de::Error::custom("expected 32 bytes of hex"))
-            }
-        }
+        serde_via_str!($ty);
     };
 }
 
-bytes32_impls!(Condition);
-bytes32_impls!(Fulfillment);
+bytes32_impls!(Condition, "condition");
+bytes32_impls!(Fulfillment, "fulfillment");
 
 #[cfg(test)]
 mod tests {
@@ -146,5 +158,46 @@ mod tests {
         );
         assert!(!Fulfillment::from_bytes([1; 32]).fulfills(&Condition::PEER_PROTOCOL));
         assert!(Condition::try_from(&[0u8; 31][..]).is_err());
+    }
+
+    #[test]
+    fn parse_from_hex_says_what_is_wrong() {
+        let zero = "0".repeat(64);
+        assert_eq!(zero.parse(), Ok(Fulfillment::PEER_PROTOCOL));
+        assert_eq!(
+            zero.to_uppercase().replace('0', "A").parse(),
+            Ok(Fulfillment::from_bytes([0xaa; 32]))
+        );
+        assert_eq!(
+            "00".repeat(31).parse::<Fulfillment>(),
+            Err(DecodeError::WrongLength {
+                field: "fulfillment",
+                len: 31,
+                expected: 32
+            })
+        );
+        assert_eq!(
+            "00".repeat(33).parse::<Condition>(),
+            Err(DecodeError::WrongLength {
+                field: "condition",
+                len: 33,
+                expected: 32
+            })
+        );
+        assert_eq!(
+            format!("{}0", zero).parse::<Condition>(),
+            Err(DecodeError::OddHexLength {
+                field: "condition",
+                len: 65
+            })
+        );
+        assert_eq!(
+            format!("{}g", &zero[1..]).parse::<Condition>(),
+            Err(DecodeError::InvalidHexDigit {
+                field: "condition",
+                found: 'g',
+                at: 63
+            })
+        );
     }
 }

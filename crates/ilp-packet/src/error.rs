@@ -77,11 +77,18 @@ pub enum DecodeError {
     /// A variable-length unsigned integer starts with a zero byte (non-canonical).
     #[error("{0} is a VarUInt with a leading zero byte")]
     VarUIntLeadingZero(&'static str),
-    /// The first byte is not an ILP packet type (12 Prepare, 13 Fulfill, 14 Reject).
-    #[error("unknown packet type {0}")]
+    /// The first byte is not an ILP packet type (12 Prepare, 13 Fulfill, 14 Reject). The input
+    /// is not an ILPv4 packet: check that it is not a BTP frame or an older ILP version.
+    #[error("unknown packet type {0} (expected 12 Prepare, 13 Fulfill or 14 Reject)")]
     UnknownPacketType(u8),
-    /// The packet is a valid ILP packet type, but not the one the caller asked for.
-    #[error("expected packet type {expected}, found {found}")]
+    /// The packet is a valid ILP packet type, but not the one the caller asked for (for example
+    /// a Fulfill given to `Prepare::decode`). Decode it with `Packet::decode`, or as the kind
+    /// the input really is.
+    #[error(
+        "expected packet type {expected} ({}), found {found} ({})",
+        type_name(*expected),
+        type_name(*found)
+    )]
     UnexpectedPacketType {
         /// The type byte the caller asked for.
         expected: u8,
@@ -99,9 +106,45 @@ pub enum DecodeError {
     /// The Prepare's `expiresAt` is not a valid timestamp.
     #[error("expiresAt is not a valid timestamp: {0}")]
     InvalidTimestamp(#[from] TimestampError),
-    /// A Reject's code contains a byte outside IA5 (ASCII).
+    /// A Reject's code contains a byte outside IA5 (ASCII). Use a code of three ASCII
+    /// characters, such as `F02`.
     #[error("error code is not IA5 (ASCII)")]
     InvalidErrorCode,
+    /// An error code parsed from text is not 3 bytes long (the length found is given). ILP codes
+    /// are exactly three ASCII characters, such as `F02` or `T04`.
+    #[error("error code is {0} bytes long; it must be exactly 3 ASCII characters, such as F02")]
+    ErrorCodeLength(usize),
+    /// The named hex text has a character that is not a hex digit (`0-9`, `a-f`, `A-F`) at
+    /// this character index; spaces and `0x` prefixes are not allowed. Remove it.
+    #[error("{field} has {found:?} at character {at}, which is not a hex digit")]
+    InvalidHexDigit {
+        /// Which field or input held the text.
+        field: &'static str,
+        /// The character found.
+        found: char,
+        /// Its index, counted in characters from 0.
+        at: usize,
+    },
+    /// The named hex text has an odd number of digits (given): every byte takes two. Add the
+    /// missing digit (for example a leading `0`).
+    #[error("{field} has an odd number of hex digits ({len})")]
+    OddHexLength {
+        /// Which field or input held the text.
+        field: &'static str,
+        /// The number of digits.
+        len: usize,
+    },
+    /// The named field has a fixed length and the input has another: a condition or a
+    /// fulfillment is exactly 32 bytes (64 hex digits).
+    #[error("{field} is {len} bytes long; it must be exactly {expected} bytes")]
+    WrongLength {
+        /// Which field.
+        field: &'static str,
+        /// The length found, in bytes.
+        len: usize,
+        /// The length the field must have.
+        expected: usize,
+    },
     /// The named text field is not valid UTF-8.
     #[error("{0} is not valid UTF-8")]
     InvalidUtf8(&'static str),
@@ -135,6 +178,11 @@ impl DecodeError {
     pub const fn reject_code(&self) -> ErrorCode {
         ErrorCode::F01_INVALID_PACKET
     }
+}
+
+/// The name of an ILP packet type byte, for error messages.
+fn type_name(byte: u8) -> &'static str {
+    crate::PacketType::try_from(byte).map_or("unknown", crate::PacketType::name)
 }
 
 impl From<(&'static str, AddressError)> for DecodeError {

@@ -139,11 +139,25 @@ impl ErrorCode {
 impl std::str::FromStr for ErrorCode {
     type Err = DecodeError;
 
+    /// Parses a code of exactly three IA5 (ASCII) characters. Codes this crate does not name
+    /// are accepted. Text of another length is [`DecodeError::ErrorCodeLength`] (its length in
+    /// bytes), non-ASCII is [`DecodeError::InvalidErrorCode`].
+    ///
+    /// ```
+    /// use ilp_packet::{DecodeError, ErrorCode};
+    ///
+    /// assert_eq!("F02".parse(), Ok(ErrorCode::F02_UNREACHABLE));
+    /// assert_eq!("F2".parse::<ErrorCode>(), Err(DecodeError::ErrorCodeLength(2)));
+    /// assert_eq!(
+    ///     "F2".parse::<ErrorCode>().unwrap_err().to_string(),
+    ///     "error code is 2 bytes long; it must be exactly 3 ASCII characters, such as F02"
+    /// );
+    /// ```
     fn from_str(s: &str) -> Result<Self, DecodeError> {
         let bytes: [u8; 3] = s
             .as_bytes()
             .try_into()
-            .map_err(|_| DecodeError::InvalidErrorCode)?;
+            .map_err(|_| DecodeError::ErrorCodeLength(s.len()))?;
         Self::new(bytes)
     }
 }
@@ -232,7 +246,19 @@ mod tests {
         );
         assert_eq!(
             "F0".parse::<ErrorCode>(),
-            Err(DecodeError::InvalidErrorCode)
+            Err(DecodeError::ErrorCodeLength(2))
+        );
+        assert_eq!(
+            "F0é".parse::<ErrorCode>(),
+            Err(DecodeError::ErrorCodeLength(4))
+        );
+        assert_eq!(
+            "".parse::<ErrorCode>(),
+            Err(DecodeError::ErrorCodeLength(0))
+        );
+        assert_eq!(
+            "F\u{7f}0".parse::<ErrorCode>().map(|c| c.to_string()),
+            Ok("F\u{7f}0".to_owned())
         );
         assert_eq!(
             ErrorCode::new([b'T', b'0', 0x80]),

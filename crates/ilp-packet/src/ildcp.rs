@@ -7,8 +7,8 @@
 //! address, asset scale and asset code.
 //!
 //! Decoding is strict where the JavaScript reference is: a response whose fulfillment is not
-//! zero is refused (interledger-rs does not check it). Expiry is not checked here; this crate
-//! has no clock.
+//! zero is refused (interledger-rs does not check it). Expiry is not checked here: decoding
+//! never reads the clock.
 //!
 //! ```
 //! use ilp_packet::{ildcp, Address, Timestamp};
@@ -43,6 +43,10 @@ pub const DESTINATION: &str = "peer.config";
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Request {
     /// When the request expires (clients use now + 60 s).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::serde_hex::expires_at")
+    )]
     pub expires_at: Timestamp,
 }
 
@@ -104,6 +108,10 @@ pub(crate) fn peer_prepare(
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Response {
     /// The child's ILP address.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::serde_hex::client_address")
+    )]
     pub client_address: Address,
     /// The asset scale of the link (amounts are in units of 10^-scale).
     pub asset_scale: u8,

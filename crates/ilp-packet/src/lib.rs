@@ -4,8 +4,10 @@
 //! [`Prepare`], [`Fulfill`] and [`Reject`] packets ([RFC 0027]), their canonical OER encoding
 //! ([`oer`], [RFC 0030]), ILP [`Address`]es ([RFC 0015]), [`ErrorCode`]s, the fixed-length
 //! [`Timestamp`], [`Condition`]s and [`Fulfillment`]s, IL-DCP messages ([`ildcp`], [RFC 0031])
-//! and CCP route broadcasts ([`ccp`]). It has no I/O, no clock and no `unsafe` code, and it
-//! never panics on any input. It is byte-for-byte compatible with the JavaScript reference
+//! and CCP route broadcasts ([`ccp`]). It has no I/O and no `unsafe` code, and it never panics
+//! on any input. Nothing in it reads the clock except [`Timestamp::now`], a convenience for
+//! callers that want the system time: every decoder, builder and check takes the time it needs
+//! as an argument (expiry is the caller's check), so sans-IO code and tests pass their own. It is byte-for-byte compatible with the JavaScript reference
 //! (npm `ilp-packet`, `ilp-protocol-ildcp`, `ilp-protocol-ccp`).
 //!
 //! # Example
@@ -55,9 +57,12 @@
 //!   JavaScript reference rolls such dates over instead.
 //! - **Addresses** must match RFC 0015 (scheme allow-list, segment characters, 1 to 1023 bytes),
 //!   checked by hand, without a regex.
-//! - **Reject `triggeredBy`** may be empty on input (the JavaScript reference emits that; it
-//!   shows as `None`), but this crate never produces an empty one.
-//! - **Reject codes** must be IA5 (ASCII); codes not in RFC 0027 are accepted. The **message**
+//! - **Reject `triggeredBy`** may be empty (the JavaScript reference and interledger-rs send
+//!   that when a plugin or the sender rejects): it decodes as `None`, and
+//!   [`Reject::with_empty_triggered_by`] builds it, so every packet that decodes can be built
+//!   again byte for byte.
+//! - **Reject codes** must be IA5 (ASCII); codes not in RFC 0027 are accepted. Parsed from text
+//!   they must be exactly three characters. The **message**
 //!   must be UTF-8.
 //! - **Field bounds** from the ASN.1 are enforced on input and on build: `data` at most
 //!   [`MAX_DATA_LEN`] (32767) bytes, `message` at most [`MAX_MESSAGE_LEN`] (8191). Neither
@@ -73,7 +78,9 @@
 //! # Features
 //!
 //! - `serde`: the JSON form of packets, IL-DCP and CCP messages used by `ilp-inspect`
-//!   (camelCase fields, decimal-string amounts, lower-case hex bytes).
+//!   (camelCase fields, decimal-string amounts, lower-case hex bytes). Deserializing runs the
+//!   builders; its errors name the JSON field (`data has an odd number of hex digits (3)`).
+//!   [`hex`] is the hex codec it uses.
 //!
 //! [RFC 0015]: https://interledger.org/rfcs/0015-ilp-addresses/
 //! [RFC 0027]: https://interledger.org/rfcs/0027-interledger-protocol-4/
@@ -108,7 +115,7 @@ pub mod ccp;
 mod condition;
 mod error;
 mod error_code;
-mod hex;
+pub mod hex;
 pub mod ildcp;
 mod message;
 pub mod oer;

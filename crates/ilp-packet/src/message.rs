@@ -22,22 +22,37 @@ pub enum MessageKind {
     CcpUpdate,
 }
 
-/// The error of parsing a [`MessageKind`].
+/// The error of parsing a [`MessageKind`]: the text is none of `ilp`, `ildcp`, `ccp-control`,
+/// `ccp-update` (in any case). Use one of those.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown message kind {0:?} (expected ilp, ildcp, ccp-control or ccp-update)")]
+#[non_exhaustive]
 pub struct ParseMessageKindError(String);
+
+impl ParseMessageKindError {
+    /// The text that was not a kind.
+    #[must_use]
+    pub fn input(&self) -> &str {
+        &self.0
+    }
+}
 
 impl FromStr for MessageKind {
     type Err = ParseMessageKindError;
 
+    /// Parses a kind by its name, ignoring ASCII case (`ilp`, `ILP` and `Ilp` are the same).
+    ///
+    /// ```
+    /// use ilp_packet::MessageKind;
+    ///
+    /// assert_eq!("CCP-Control".parse(), Ok(MessageKind::CcpControl));
+    /// assert!("btp".parse::<MessageKind>().is_err()); // BTP frames are ilp-btp's
+    /// ```
     fn from_str(s: &str) -> Result<Self, ParseMessageKindError> {
-        match s {
-            "ilp" => Ok(Self::Ilp),
-            "ildcp" => Ok(Self::Ildcp),
-            "ccp-control" => Ok(Self::CcpControl),
-            "ccp-update" => Ok(Self::CcpUpdate),
-            other => Err(ParseMessageKindError(other.to_owned())),
-        }
+        [Self::Ilp, Self::Ildcp, Self::CcpControl, Self::CcpUpdate]
+            .into_iter()
+            .find(|kind| kind.to_string().eq_ignore_ascii_case(s))
+            .ok_or_else(|| ParseMessageKindError(s.to_owned()))
     }
 }
 
@@ -97,6 +112,10 @@ pub enum Message {
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Expiring<T> {
     /// When the Prepare expires.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::serde_hex::expires_at")
+    )]
     pub expires_at: Timestamp,
     /// The request.
     #[cfg_attr(feature = "serde", serde(flatten))]

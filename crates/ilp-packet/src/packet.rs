@@ -71,6 +71,25 @@ pub enum PacketType {
     Reject = 14,
 }
 
+impl PacketType {
+    /// The type's name: `Prepare`, `Fulfill` or `Reject`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Prepare => "Prepare",
+            Self::Fulfill => "Fulfill",
+            Self::Reject => "Reject",
+        }
+    }
+}
+
+impl fmt::Display for PacketType {
+    /// The type byte and the name, for example `12 (Prepare)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", *self as u8, self.name())
+    }
+}
+
 impl TryFrom<u8> for PacketType {
     type Error = DecodeError;
 
@@ -554,8 +573,10 @@ impl FulfillBuilder<'_> {
 
 /// An ILP Reject: why a Prepare failed, which node said so, and optional data.
 ///
-/// An empty `triggeredBy` is accepted on input (the JavaScript reference emits it) and shows as
-/// `None`; this crate never produces one.
+/// `triggeredBy` may be empty on the wire: the JavaScript reference and interledger-rs send such
+/// Rejects when a plugin or a sender rejects, and [`Reject::triggered_by`] shows it as `None`.
+/// [`RejectBuilder`] builds Rejects that name the node; [`Reject::with_empty_triggered_by`]
+/// builds the empty form, so every Reject this crate decodes can be built again, byte for byte.
 ///
 /// ```
 /// use ilp_packet::{Address, ErrorCode, Reject, RejectBuilder};
@@ -609,6 +630,37 @@ impl Reject {
         })
     }
 
+    /// Builds a Reject whose `triggeredBy` is empty on the wire (a zero-length address), as
+    /// the JavaScript reference and interledger-rs send when a plugin or the sender itself
+    /// rejects and no node address is known. [`Reject::triggered_by`] of the result is `None`.
+    /// A node that knows its address should use [`RejectBuilder`] instead.
+    ///
+    /// Fails only when `message` or `data` exceeds its bound ([`MAX_MESSAGE_LEN`],
+    /// [`MAX_DATA_LEN`]).
+    ///
+    /// ```
+    /// use ilp_packet::{ErrorCode, Reject};
+    ///
+    /// let reject = Reject::with_empty_triggered_by(ErrorCode::F00_BAD_REQUEST, "", b"")?;
+    /// assert_eq!(reject.as_bytes(), b"\x0e\x06F00\x00\x00\x00");
+    /// assert_eq!(reject.triggered_by(), None);
+    /// assert_eq!(Reject::decode(reject.to_bytes())?, reject);
+    /// # Ok::<(), ilp_packet::DecodeError>(())
+    /// ```
+    pub fn with_empty_triggered_by(
+        code: ErrorCode,
+        message: &str,
+        data: &[u8],
+    ) -> Result<Self, DecodeError> {
+        RejectFields {
+            code,
+            triggered_by: b"",
+            message,
+            data,
+        }
+        .build()
+    }
+
     /// The error code.
     #[must_use]
     pub const fn code(&self) -> ErrorCode {
@@ -659,7 +711,8 @@ impl fmt::Debug for Reject {
 pub struct RejectBuilder<'a> {
     /// The error code.
     pub code: ErrorCode,
-    /// The node rejecting the packet (never empty in packets this crate builds).
+    /// The node rejecting the packet. For a Reject with an empty `triggeredBy`, see
+    /// [`Reject::with_empty_triggered_by`].
     pub triggered_by: &'a Address,
     /// A human-readable message, at most [`MAX_MESSAGE_LEN`] bytes.
     pub message: &'a str,
@@ -668,36 +721,25 @@ pub struct RejectBuilder<'a> {
 }
 
 impl RejectBuilder<'_> {
-    fn content_len(&self) -> usize {
-        3 + oer::var_octets_len(self.triggered_by.len())
-            + oer::var_octets_len(self.message.len())
-            + oer::var_octets_len(self.data.len())
+    fn fields(&self) -> RejectFields<'_> {
+        RejectFields {
+            code: self.code,
+            triggered_by: self.triggered_by.as_bytes(),
+            message: self.message,
+            data: self.data,
+        }
     }
 
     /// The size of the encoded packet.
     #[must_use]
     pub fn encoded_len(&self) -> usize {
-        packet_len(self.content_len())
-    }
-
-    fn check(&self) -> Result<(), DecodeError> {
-        check_len("message", self.message.len(), MAX_MESSAGE_LEN)?;
-        check_len("data", self.data.len(), MAX_DATA_LEN)
+        self.fields().encoded_len()
     }
 
     /// Encodes the Reject into a new buffer. Fails only when `message` or `data` exceeds its
     /// bound.
     pub fn build(&self) -> Result<Reject, DecodeError> {
-        self.check()?;
-        let mut buf = BytesMut::with_capacity(self.encoded_len());
-        let [_, triggered_by_at, message_at, data_at] = self.write(&mut buf);
-        Ok(Reject {
-            buf: buf.freeze(),
-            code: self.code,
-            triggered_by_at,
-            message_at,
-            data_at,
-        })
+        self.fields().build()
     }
 
     /// Encodes the Reject, cutting an over-long `message` (at a character boundary) to
@@ -709,14 +751,57 @@ impl RejectBuilder<'_> {
         while !self.message.is_char_boundary(end) {
             end -= 1;
         }
-        let data = &self.data[..self.data.len().min(MAX_DATA_LEN)];
-        let fitted = RejectBuilder {
+        RejectFields {
             message: &self.message[..end],
-            data,
-            ..*self
-        };
-        let mut buf = BytesMut::with_capacity(fitted.encoded_len());
-        let [_, triggered_by_at, message_at, data_at] = fitted.write(&mut buf);
+            data: &self.data[..self.data.len().min(MAX_DATA_LEN)],
+            ..self.fields()
+        }
+        .build_unchecked()
+    }
+
+    /// Appends the encoded Reject to `buf` (which allocates nothing when `buf` has room).
+    /// Fails only when `message` or `data` exceeds its bound; `buf` is then unchanged.
+    pub fn encode(&self, buf: &mut BytesMut) -> Result<(), DecodeError> {
+        let fields = self.fields();
+        fields.check()?;
+        fields.write(buf);
+        Ok(())
+    }
+}
+
+/// The fields of a Reject as they go on the wire: `triggered_by` is a valid address or empty.
+#[derive(Clone, Copy)]
+struct RejectFields<'a> {
+    code: ErrorCode,
+    triggered_by: &'a [u8],
+    message: &'a str,
+    data: &'a [u8],
+}
+
+impl RejectFields<'_> {
+    fn content_len(&self) -> usize {
+        3 + oer::var_octets_len(self.triggered_by.len())
+            + oer::var_octets_len(self.message.len())
+            + oer::var_octets_len(self.data.len())
+    }
+
+    fn encoded_len(&self) -> usize {
+        packet_len(self.content_len())
+    }
+
+    fn check(&self) -> Result<(), DecodeError> {
+        check_len("message", self.message.len(), MAX_MESSAGE_LEN)?;
+        check_len("data", self.data.len(), MAX_DATA_LEN)
+    }
+
+    fn build(&self) -> Result<Reject, DecodeError> {
+        self.check()?;
+        Ok(self.build_unchecked())
+    }
+
+    fn build_unchecked(&self) -> Reject {
+        let mut buf = BytesMut::with_capacity(self.encoded_len());
+        let [_, triggered_by_at, message_at, data_at] = self.write(&mut buf);
         Reject {
             buf: buf.freeze(),
             code: self.code,
@@ -726,19 +811,11 @@ impl RejectBuilder<'_> {
         }
     }
 
-    /// Appends the encoded Reject to `buf` (which allocates nothing when `buf` has room).
-    /// Fails only when `message` or `data` exceeds its bound; `buf` is then unchanged.
-    pub fn encode(&self, buf: &mut BytesMut) -> Result<(), DecodeError> {
-        self.check()?;
-        self.write(buf);
-        Ok(())
-    }
-
     fn write(&self, buf: &mut BytesMut) -> [Range<usize>; 4] {
         let start = buf.len();
         let content = put_header(buf, PacketType::Reject, self.content_len());
         buf.put_slice(self.code.as_bytes());
-        let by_at = put_octets(buf, self.triggered_by.as_bytes());
+        let by_at = put_octets(buf, self.triggered_by);
         let message_at = put_octets(buf, self.message.as_bytes());
         let data_at = put_octets(buf, self.data);
         [content, by_at, message_at, data_at].map(|r| r.start - start..r.end - start)

@@ -9,8 +9,11 @@
 //!
 //! Amounts are decimal strings (a u64 does not fit a JSON number everywhere); bytes are lower
 //! case hex. A Prepare, Fulfill or Reject serializes the same alone as inside a [`Packet`].
-//! Deserializing builds the packet, so the same bounds apply; an empty `triggeredBy` is shown
-//! for a decoded Reject that had one but refused on input, since this crate never produces it.
+//! Deserializing builds the packet, so the same bounds apply. An empty `triggeredBy` is the
+//! Reject with an empty address ([`Reject::with_empty_triggered_by`]), so every packet
+//! round-trips through this form byte for byte (except RFC 0030 extension bytes after the last
+//! field, which it does not carry). Errors name the JSON field, for example
+//! `data has an odd number of hex digits (3)`.
 
 use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -18,23 +21,29 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::packet::{
     Fulfill, FulfillBuilder, Packet, Prepare, PrepareBuilder, Reject, RejectBuilder,
 };
+use crate::serde_hex;
 use crate::{ccp, ildcp, Expiring, Message};
 use crate::{Address, Condition, ErrorCode, Fulfillment, Timestamp};
 
-/// Every JSON `type`; the packet variants are also the JSON of [`Packet`].
+/// The JSON of [`Packet`]: only the three packet types.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
-enum Json {
+enum PacketJson {
     Prepare(PrepareJson),
     Fulfill(FulfillJson),
     Reject(RejectJson),
-    #[serde(skip_serializing)]
+}
+
+/// The JSON of [`Message`]: every `type`.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+enum MessageJson {
+    Prepare(PrepareJson),
+    Fulfill(FulfillJson),
+    Reject(RejectJson),
     IldcpRequest(ildcp::Request),
-    #[serde(skip_serializing)]
     IldcpResponse(ildcp::Response),
-    #[serde(skip_serializing)]
     CcpControl(Expiring<ccp::RouteControlRequest>),
-    #[serde(skip_serializing)]
     CcpUpdate(Expiring<ccp::RouteUpdateRequest>),
 }
 
@@ -43,56 +52,91 @@ enum Json {
 struct PrepareJson {
     #[serde(with = "amount")]
     amount: u64,
+    #[serde(deserialize_with = "serde_hex::expires_at")]
     expires_at: Timestamp,
+    #[serde(deserialize_with = "serde_hex::execution_condition")]
     execution_condition: Condition,
+    #[serde(deserialize_with = "serde_hex::destination")]
     destination: Address,
-    #[serde(with = "crate::serde_hex::bytes")]
+    #[serde(
+        serialize_with = "serde_hex::serialize",
+        deserialize_with = "serde_hex::data"
+    )]
     data: Bytes,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct FulfillJson {
+    #[serde(deserialize_with = "serde_hex::fulfillment")]
     fulfillment: Fulfillment,
-    #[serde(with = "crate::serde_hex::bytes")]
+    #[serde(
+        serialize_with = "serde_hex::serialize",
+        deserialize_with = "serde_hex::data"
+    )]
     data: Bytes,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RejectJson {
+    #[serde(deserialize_with = "serde_hex::code")]
     code: ErrorCode,
+    /// An address, or empty.
     triggered_by: String,
     message: String,
-    #[serde(with = "crate::serde_hex::bytes")]
+    #[serde(
+        serialize_with = "serde_hex::serialize",
+        deserialize_with = "serde_hex::data"
+    )]
     data: Bytes,
 }
 
 mod amount {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserializer, Serializer};
 
     pub(super) fn serialize<S: Serializer>(value: &u64, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(value)
     }
 
+    /// A decimal string (as printed) or a JSON number, 0 to 2^64-1.
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Amount {
-            Text(String),
-            Number(u64),
+        d.deserialize_any(AmountVisitor)
+    }
+
+    const EXPECTED: &str = "amount: must be a decimal u64 (0 to 18446744073709551615)";
+
+    struct AmountVisitor;
+
+    impl serde::de::Visitor<'_> for AmountVisitor {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a decimal string or a number from 0 to 18446744073709551615")
         }
-        match Amount::deserialize(d)? {
-            Amount::Number(n) => Ok(n),
-            Amount::Text(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-                s.parse().map_err(serde::de::Error::custom)
+
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<u64, E> {
+            Ok(n)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<u64, E> {
+            u64::try_from(n).map_err(|_| E::custom(EXPECTED))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<u64, E> {
+            Err(E::custom(EXPECTED))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<u64, E> {
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(E::custom(EXPECTED));
             }
-            Amount::Text(_) => Err(serde::de::Error::custom("amount must be a decimal u64")),
+            s.parse().map_err(|_| E::custom(EXPECTED))
         }
     }
 }
 
-impl From<&Prepare> for Json {
+impl From<&Prepare> for PacketJson {
     fn from(p: &Prepare) -> Self {
         Self::Prepare(PrepareJson {
             amount: p.amount(),
@@ -104,7 +148,7 @@ impl From<&Prepare> for Json {
     }
 }
 
-impl From<&Fulfill> for Json {
+impl From<&Fulfill> for PacketJson {
     fn from(p: &Fulfill) -> Self {
         Self::Fulfill(FulfillJson {
             fulfillment: p.fulfillment(),
@@ -113,7 +157,7 @@ impl From<&Fulfill> for Json {
     }
 }
 
-impl From<&Reject> for Json {
+impl From<&Reject> for PacketJson {
     fn from(p: &Reject) -> Self {
         Self::Reject(RejectJson {
             code: p.code(),
@@ -124,17 +168,21 @@ impl From<&Reject> for Json {
     }
 }
 
-impl Json {
-    fn build_message<E: serde::de::Error>(self) -> Result<Message, E> {
+impl MessageJson {
+    fn build<E: serde::de::Error>(self) -> Result<Message, E> {
         Ok(match self {
-            Self::Prepare(_) | Self::Fulfill(_) | Self::Reject(_) => Message::Packet(self.build()?),
+            Self::Prepare(p) => Message::Packet(PacketJson::Prepare(p).build()?),
+            Self::Fulfill(p) => Message::Packet(PacketJson::Fulfill(p).build()?),
+            Self::Reject(p) => Message::Packet(PacketJson::Reject(p).build()?),
             Self::IldcpRequest(r) => Message::IldcpRequest(r),
             Self::IldcpResponse(r) => Message::IldcpResponse(r),
             Self::CcpControl(r) => Message::CcpControl(r),
             Self::CcpUpdate(r) => Message::CcpUpdate(r),
         })
     }
+}
 
+impl PacketJson {
     fn build<E: serde::de::Error>(self) -> Result<Packet, E> {
         let packet = match self {
             Self::Prepare(p) => PrepareBuilder {
@@ -152,11 +200,8 @@ impl Json {
             }
             .build()
             .map(Packet::Fulfill),
-            Self::IldcpRequest(_)
-            | Self::IldcpResponse(_)
-            | Self::CcpControl(_)
-            | Self::CcpUpdate(_) => {
-                return Err(E::custom("expected a prepare, fulfill or reject"));
+            Self::Reject(p) if p.triggered_by.is_empty() => {
+                Reject::with_empty_triggered_by(p.code, &p.message, &p.data).map(Packet::Reject)
             }
             Self::Reject(p) => {
                 let triggered_by = Address::try_from(p.triggered_by)
@@ -179,15 +224,18 @@ macro_rules! serde_via_json {
     ($ty:ident, $name:literal) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                Json::from(self).serialize(s)
+                PacketJson::from(self).serialize(s)
             }
         }
 
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                match Json::deserialize(d)?.build()? {
+                match PacketJson::deserialize(d)?.build()? {
                     Packet::$ty(p) => Ok(p),
-                    _ => Err(serde::de::Error::custom(concat!("expected a ", $name))),
+                    other => Err(serde::de::Error::custom(format_args!(
+                        concat!("expected a ", $name, ", found a {}"),
+                        other.packet_type().name().to_ascii_lowercase()
+                    ))),
                 }
             }
         }
@@ -210,12 +258,12 @@ impl Serialize for Packet {
 
 impl<'de> Deserialize<'de> for Packet {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Json::deserialize(d)?.build()
+        PacketJson::deserialize(d)?.build()
     }
 }
 
 impl<'de> Deserialize<'de> for Message {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Json::deserialize(d)?.build_message()
+        MessageJson::deserialize(d)?.build()
     }
 }

@@ -305,17 +305,83 @@ fn decode_reject_code_outside_ia5_is_rejected() {
     let reject = decode_reject(&reject_content(b"tw\x7f", b"g.a", b"", b"")).unwrap();
     assert_eq!(reject.code().as_bytes(), b"tw\x7f");
     assert_eq!(reject.code().name(), None);
+}
+
+/// Issue 17: text of the wrong length is a length error (in bytes), not "not IA5".
+#[test]
+fn parse_error_code_of_wrong_length_says_so() {
+    for (text, len) in [("F2", 2), ("", 0), ("F000", 4), ("F0é", 4), ("  F02", 5)] {
+        assert_eq!(
+            text.parse::<ErrorCode>(),
+            Err(DecodeError::ErrorCodeLength(len)),
+            "{text:?}"
+        );
+    }
     assert_eq!(
-        "F0".parse::<ErrorCode>(),
+        "F2".parse::<ErrorCode>().unwrap_err().to_string(),
+        "error code is 2 bytes long; it must be exactly 3 ASCII characters, such as F02"
+    );
+    // Three bytes that are not all ASCII: not IA5.
+    assert_eq!(
+        "Fé".parse::<ErrorCode>(),
         Err(DecodeError::InvalidErrorCode)
     );
+    assert_eq!("F02".parse::<ErrorCode>(), Ok(ErrorCode::F02_UNREACHABLE));
+}
+
+/// Issue 17: the message names the packet types, not only their numbers.
+#[test]
+fn unexpected_packet_type_names_both_types() {
+    let fulfill = envelope(FULFILL, &fulfill_content(b""));
+    let reject = envelope(REJECT, &reject_content(b"F00", b"g.a", b"", b""));
     assert_eq!(
-        "F000".parse::<ErrorCode>(),
-        Err(DecodeError::InvalidErrorCode)
+        Prepare::decode(reject).unwrap_err().to_string(),
+        "expected packet type 12 (Prepare), found 14 (Reject)"
     );
     assert_eq!(
-        "F0é".parse::<ErrorCode>(),
-        Err(DecodeError::InvalidErrorCode)
+        Reject::decode(fulfill).unwrap_err().to_string(),
+        "expected packet type 14 (Reject), found 13 (Fulfill)"
+    );
+    assert_eq!(
+        Packet::decode(Bytes::from_static(&[0x0f, 0x00]))
+            .unwrap_err()
+            .to_string(),
+        "unknown packet type 15 (expected 12 Prepare, 13 Fulfill or 14 Reject)"
+    );
+}
+
+/// Issue 9: a Reject with an empty triggeredBy can be built, and is the exact wire form that
+/// decodes as `None`.
+#[test]
+fn reject_with_empty_triggered_by_builds_what_decodes() {
+    let wire = envelope(REJECT, &reject_content(b"F02", b"", b"no route", b"\x01"));
+    let decoded = Reject::decode(wire.clone()).unwrap();
+    assert_eq!(decoded.triggered_by(), None);
+    let built =
+        Reject::with_empty_triggered_by(ErrorCode::F02_UNREACHABLE, "no route", b"\x01").unwrap();
+    assert_eq!(built.as_bytes(), &wire[..]);
+    assert_eq!(built, decoded);
+    assert_eq!(built.triggered_by(), None);
+    assert_eq!(built.message(), "no route");
+    assert_eq!(built.data(), b"\x01");
+    // The bounds apply as to RejectBuilder.
+    let message = "x".repeat(MAX_MESSAGE_LEN + 1);
+    assert_eq!(
+        Reject::with_empty_triggered_by(ErrorCode::F00_BAD_REQUEST, &message, b""),
+        Err(DecodeError::TooLong {
+            field: "message",
+            len: MAX_MESSAGE_LEN + 1,
+            max: MAX_MESSAGE_LEN
+        })
+    );
+    let data = vec![0; MAX_DATA_LEN + 1];
+    assert_eq!(
+        Reject::with_empty_triggered_by(ErrorCode::F00_BAD_REQUEST, "", &data),
+        Err(DecodeError::TooLong {
+            field: "data",
+            len: MAX_DATA_LEN + 1,
+            max: MAX_DATA_LEN
+        })
     );
 }
 
@@ -820,6 +886,21 @@ fn every_decode_error_is_answered_with_f01() {
         },
         DecodeError::UnexpectedValue("destination"),
         DecodeError::UnknownMode(2),
+        DecodeError::ErrorCodeLength(2),
+        DecodeError::InvalidHexDigit {
+            field: "hex",
+            found: ' ',
+            at: 2,
+        },
+        DecodeError::OddHexLength {
+            field: "hex",
+            len: 3,
+        },
+        DecodeError::WrongLength {
+            field: "condition",
+            len: 2,
+            expected: 32,
+        },
     ];
     for e in errors {
         assert_eq!(e.reject_code(), ErrorCode::F01_INVALID_PACKET, "{e:?}");
