@@ -1,32 +1,29 @@
-//! `ilp-inspect`: turn ILP packets, IL-DCP and CCP messages from hex into JSON, and back.
+//! `ilp-inspect`: ILP packets, IL-DCP, CCP and BTP from hex to JSON and back, byte for byte.
 //!
 //! ```text
-//! cargo run -p ilp-examples --bin ilp-inspect -- decode 0d21000000000000000000000000000000000000000000000000000000000000000000
-//! cargo run -p ilp-examples --bin ilp-inspect -- decode --as ildcp < hex-lines.txt
-//! echo '{"type":"reject","code":"F02","triggeredBy":"g.x","message":"","data":""}' \
-//!   | cargo run -p ilp-examples --bin ilp-inspect -- encode
+//! cargo run -p ilp-examples --bin ilp-inspect -- decode [--as ilp|btp|ildcp|ccp-control|ccp-update] [HEX]
+//! cargo run -p ilp-examples --bin ilp-inspect -- encode < json-lines.txt
 //! ```
-//! With a HEX argument, `decode` prints one JSON object, or a one-line error and exit code 1.
-//! Without one it reads one hex value per line from stdin and prints one JSON line per input
-//! line (`{"error":"..."}` for a line that does not decode). `encode` reads one JSON object per
-//! line and prints one hex line each (or an error line). Besides `prepare`, `fulfill` and
-//! `reject`, the JSON `type` can be `ildcp-request`, `ildcp-response`, `ccp-control` or
-//! `ccp-update`; a BTP frame (`decode --as btp`) is a `response`, `error`, `message` or
-//! `transfer` with a `requestId`.
-use std::error::Error;
-use std::io::{self, BufRead, Write};
+//! `decode HEX` prints one JSON object, or a one-line error and exits 1. Without HEX, and for
+//! `encode`, stdin is converted line by line, one output line each (`{"error":"..."}` for a line
+//! that fails, also said on stderr; exit code 1 then). Usage errors exit 2.
+use std::io::{self, BufRead, Read, Write};
+use std::process::ExitCode;
 
 use ilp_btp::Frame;
-use ilp_packet::{Message, MessageKind};
+use ilp_packet::{hex, Message, MessageKind};
 
-type Res<T> = Result<T, Box<dyn Error>>;
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 const USAGE: &str = "usage: ilp-inspect decode [--as ilp|btp|ildcp|ccp-control|ccp-update] [HEX]
        ilp-inspect encode    (reads JSON objects, one per line, from stdin)";
+const KINDS: &str = "ilp, btp, ildcp, ccp-control or ccp-update";
+/// The longest stdin line read (a packet's hex or JSON is far shorter): longer ones are an error.
+const MAX_LINE: u64 = 1 << 20;
 
 /// An ILP message kind, or `None` for a BTP frame.
-fn decode(kind: Option<MessageKind>, hex: &str) -> Res<String> {
-    let bytes = hex::decode(hex.trim())?.into();
+fn decode(kind: Option<MessageKind>, text: &str) -> Res<String> {
+    let bytes = hex::decode(text.trim())?.into();
     Ok(match kind {
         Some(kind) => serde_json::to_string(&Message::decode_as(kind, bytes)?)?,
         None => serde_json::to_string(&Frame::decode(bytes)?)?,
@@ -35,54 +32,68 @@ fn decode(kind: Option<MessageKind>, hex: &str) -> Res<String> {
 
 fn encode(json: &str) -> Res<String> {
     let value: serde_json::Value = serde_json::from_str(json)?;
-    if value.get("requestId").is_some() {
-        return Ok(hex::encode(
-            serde_json::from_value::<Frame>(value)?.as_bytes(),
-        ));
-    }
-    let message: Message = serde_json::from_value(value)?;
-    Ok(hex::encode(message.to_bytes()?))
+    Ok(hex::encode(&match value.get("requestId") {
+        Some(_) => serde_json::from_value::<Frame>(value)?.to_bytes(),
+        None => serde_json::from_value::<Message>(value)?.to_bytes()?,
+    }))
 }
 
-/// One output line per input line: the result, or `{"error":"..."}`.
-fn batch(convert: impl Fn(&str) -> Res<String>) -> Res<()> {
-    let mut out = io::BufWriter::new(io::stdout().lock());
-    for line in io::stdin().lock().lines() {
-        match convert(&line?) {
+/// One output line per input line (`{"error":"..."}` for a failure, also on stderr); exit 1 then.
+fn batch(convert: impl Fn(&str) -> Res<String>) -> Res<ExitCode> {
+    let (mut input, mut out) = (io::stdin().lock(), io::BufWriter::new(io::stdout().lock()));
+    let (mut line, mut failed) = (Vec::new(), false);
+    for number in 1.. {
+        line.clear();
+        if (&mut input).take(MAX_LINE).read_until(b'\n', &mut line)? == 0 {
+            break;
+        } else if line.len() as u64 == MAX_LINE && line.last() != Some(&b'\n') {
+            return Err(format!("line {number} is longer than {MAX_LINE} bytes").into());
+        }
+        match std::str::from_utf8(&line)
+            .map_err(Into::into)
+            .and_then(&convert)
+        {
             Ok(text) => writeln!(out, "{text}")?,
-            Err(e) => writeln!(out, "{}", serde_json::json!({ "error": e.to_string() }))?,
+            Err(e) => {
+                failed = true;
+                writeln!(out, "{}", serde_json::json!({ "error": e.to_string() }))?;
+                eprintln!("error: line {number}: {e}");
+            }
         }
     }
-    Ok(out.flush()?)
+    out.flush()?;
+    Ok(ExitCode::from(u8::from(failed)))
 }
 
-fn fail(message: &str, code: i32) -> ! {
-    eprintln!("{message}");
-    std::process::exit(code)
+fn usage_error(message: &str) -> Res<ExitCode> {
+    eprintln!("error: {message} (see ilp-inspect --help)");
+    Ok(ExitCode::from(2))
 }
 
-fn main() -> Res<()> {
+fn run() -> Res<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (kind, rest) = match args.get(1..).unwrap_or_default() {
-        [flag, kind, rest @ ..] if flag == "--as" && kind == "btp" => (None, rest),
-        [flag, kind, rest @ ..] if flag == "--as" => (
-            Some(
-                kind.parse()
-                    .unwrap_or_else(|e| fail(&format!("error: {e}"), 2)),
-            ),
-            rest,
-        ),
+        [flag] if flag == "--as" => return usage_error(&format!("--as needs a kind: {KINDS}")),
+        [flag, k, rest @ ..] if flag == "--as" && k.eq_ignore_ascii_case("btp") => (None, rest),
+        [flag, k, rest @ ..] if flag == "--as" => match k.parse() {
+            Ok(kind) => (Some(kind), rest),
+            Err(_) => return usage_error(&format!("unknown kind {k:?} (expected {KINDS})")),
+        },
         rest => (Some(MessageKind::Ilp), rest),
     };
     match (args.first().map(String::as_str), rest) {
-        (Some("decode"), [hex]) => match decode(kind, hex) {
-            Ok(json) => println!("{json}"),
-            Err(e) => fail(&format!("error: {e}"), 1),
-        },
-        (Some("decode"), []) => batch(|line| decode(kind, line))?,
-        (Some("encode"), []) => batch(encode)?,
+        (Some("decode"), [hex]) => println!("{}", decode(kind, hex)?),
+        (Some("decode"), []) => return batch(|line| decode(kind, line)),
+        (Some("encode"), []) => return batch(encode),
         (Some("--help" | "-h"), _) => println!("{USAGE}"),
-        _ => fail(USAGE, 2),
+        _ => return usage_error("expected `decode [--as KIND] [HEX]` or `encode`"),
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    run().unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })
 }
