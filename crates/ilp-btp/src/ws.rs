@@ -63,10 +63,28 @@ use crate::CloseReason;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The URL is not a `btp+ws://`, `ws://`, `btp+wss://` or `wss://` URL with a host.
-    /// Remedy: write it as `btp+ws://user:token@host:port/path`.
+    /// The URL is malformed (no `://`, bad percent-encoding or non-UTF-8 userinfo, a
+    /// fragment, a space in the path), or its credentials cannot be used (too long for a BTP
+    /// frame, or no valid account name); the text says which. Remedy: write it as
+    /// `btp+ws://user:token@host:port/path`, percent-encoding `@`, `:`, `/` and `#` in the
+    /// username and token.
     #[error("invalid BTP URL: {0}")]
     InvalidUrl(&'static str),
+    /// The URL's scheme is not `btp+ws`, `btp+wss`, `ws` or `wss`. Remedy: use `btp+ws://`
+    /// (or `btp+wss://` for TLS).
+    #[error("invalid BTP URL: the scheme must be btp+ws or btp+wss")]
+    InvalidScheme,
+    /// The URL's host is missing or is not a DNS name, a valid dotted IPv4 address or a
+    /// bracketed IPv6 address (the text says which; it never repeats the URL, which may hold a
+    /// token). Remedy: fix the host; write IPv6 addresses as `[::1]`.
+    #[error("invalid BTP URL: bad host: {0}")]
+    InvalidHost(&'static str),
+    /// The URL's port is not a number from 1 to 65535 (the text says why; it never repeats
+    /// the URL). It is refused rather than replaced by a default port, so a typo never sends
+    /// the token to another service. Remedy: fix the port, or remove `:port` to use the
+    /// scheme's default (80 for `btp+ws`, 443 for `btp+wss`).
+    #[error("invalid BTP URL: bad port: {0}")]
+    InvalidPort(&'static str),
     /// Binding, accepting or connecting failed. Remedy: check the address and the network.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
