@@ -139,6 +139,13 @@ struct Registered {
 }
 
 impl Shared {
+    /// The most connections counted: what one `acquire_many` can take back.
+    pub(crate) const MAX_CONNECTIONS: usize = if (u32::MAX as usize) < Semaphore::MAX_PERMITS {
+        u32::MAX as usize
+    } else {
+        Semaphore::MAX_PERMITS
+    };
+
     pub(crate) fn new(
         authenticator: Arc<dyn Authenticator>,
         handler: Arc<dyn PacketHandler>,
@@ -148,7 +155,7 @@ impl Shared {
             authenticator,
             handler,
             permits: Arc::new(Semaphore::new(
-                config.max_connections.min(Semaphore::MAX_PERMITS),
+                config.max_connections.min(Self::MAX_CONNECTIONS),
             )),
             config,
             accounts: Mutex::new(HashMap::new()),
@@ -276,6 +283,9 @@ impl Authenticator for Stamping {
 ///   two connections authenticated at once, the one accepted last keeps the account.
 /// - Dropping the server stops it at once (connections are dropped, as if the process died);
 ///   [`shutdown`](Self::shutdown) stops it gracefully.
+///
+/// To serve BTP on the port of an HTTP application instead of a port of its own, see
+/// `BtpService` (feature `axum`).
 pub struct BtpServer {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
