@@ -137,7 +137,7 @@ impl FromStr for BtpUrl {
         };
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(end);
-        if path.starts_with('#') || path.contains('#') {
+        if path.contains('#') {
             return Err(Error::InvalidUrl(
                 "a WebSocket URL has no fragment (#...); percent-encode a # in the token as %23",
             ));
@@ -325,6 +325,18 @@ mod tests {
         assert!(matches!(
             "btp+ws://u:%ff@h".parse::<BtpUrl>(),
             Err(Error::InvalidUrl("userinfo is not UTF-8"))
+        ));
+        assert!(matches!(
+            "btp+ws://h:1/p#frag".parse::<BtpUrl>(),
+            Err(Error::InvalidUrl(
+                "a WebSocket URL has no fragment (#...); percent-encode a # in the token as %23"
+            ))
+        ));
+        assert!(matches!(
+            "btp+ws://h:1/a b".parse::<BtpUrl>(),
+            Err(Error::InvalidUrl(
+                "the path holds a space or a control character"
+            ))
         ));
     }
 
