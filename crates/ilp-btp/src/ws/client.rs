@@ -221,6 +221,7 @@ impl Dial {
             }
             Err(reason) => {
                 let _ = task.await;
+                guard.disarm();
                 Err(reason.into())
             }
         }
