@@ -71,7 +71,15 @@
 //!   [`ws::BtpServer`] (accounts from the URL path or `auth_username`, checked by an
 //!   `ilp_core::Authenticator`; a second connection for an account replaces the first), a
 //!   [`ws::BtpClient`] (`btp+ws://user:token@host:port/path`, reconnects with backoff,
-//!   re-authenticating), and the connection loop [`ws::drive`] they share.
+//!   re-authenticating), and the connection loop [`ws::drive`] they share. URLs are checked
+//!   strictly ([`ws::BtpUrl`]: a bad scheme, host or port is refused, never replaced by a
+//!   default), and tokens in URLs and in [`AuthToken`]s are zeroed on drop (`zeroize`),
+//!   compared in constant time, and never printed by `Debug`.
+//! - `axum` (off by default; implies `tokio`): `ws::BtpService`, a `tower::Service` that
+//!   serves BTP on a route of an axum (or hyper) application, on the same port as the
+//!   application's own routes and ILP-over-HTTP (`ilp_http::IlpHttpService`); see the
+//!   `ilp-one-port` example. `ws::BtpService::serve_upgraded` runs BTP on any stream whose
+//!   WebSocket upgrade another server did.
 //! - `rustls` (off by default; implies `tokio`): TLS through rustls (its `ring` provider). The
 //!   client connects to `btp+wss://` URLs, trusting Mozilla's roots (webpki-roots) or the
 //!   roots given with `ws::ClientConfig::with_tls`; the server serves TLS with the certificate

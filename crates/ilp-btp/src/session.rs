@@ -117,7 +117,10 @@ impl Rng {
 /// - **Authentication first.** A server processes nothing before [`Session::accept`]: the first
 ///   frame must be the auth Message; frames after it and before the embedder's answer are
 ///   dropped. Prepares either side sends before authentication completes are held (their
-///   deadlines run) and go out when it does.
+///   deadlines run) and go out when it does. A client likewise holds what the server sends
+///   before it answers the auth Message (Prepares, Messages, Transfers): they are reported
+///   after [`Event::Authenticated`], in order, and a held Prepare that expires first is
+///   answered `R00` and never reported.
 /// - **Request ids** come from a SplitMix64 generator seeded once per session
 ///   ([`SessionConfig::rng_seed`], or the OS through `getrandom`), skipping ids in flight.
 /// - **Other subprotocols.** A Message without an `ilp` entry is answered at once with an empty
@@ -190,6 +193,9 @@ pub struct Session {
     outgoing: HashMap<u32, Outgoing>,
     /// Ids of our Prepares held until authentication completes, in send order.
     unsent: VecDeque<u32>,
+    /// Client: what the server sent before its answer to our auth Message (Prepares,
+    /// Messages, Transfers), reported after [`Event::Authenticated`].
+    held: VecDeque<Event>,
     /// The peer's Prepares waiting for the embedder's answer, with their deadlines.
     incoming: HashMap<u32, Option<Instant>>,
     deadlines: BTreeSet<(Instant, Direction, u32)>,
@@ -234,6 +240,7 @@ impl Session {
             principal: None,
             outgoing: HashMap::new(),
             unsent: VecDeque::new(),
+            held: VecDeque::new(),
             incoming: HashMap::new(),
             deadlines: BTreeSet::new(),
             transmits: VecDeque::new(),
@@ -364,6 +371,9 @@ impl Session {
                 }
                 Direction::Incoming => {
                     if self.incoming.remove(&id).is_some() {
+                        self.held.retain(
+                            |e| !matches!(e, Event::Request { id: held, .. } if held.get() == id),
+                        );
                         debug!(
                             id,
                             "btp: peer's prepare expired before the embedder answered"
@@ -603,6 +613,23 @@ impl Session {
         });
     }
 
+    /// Reports a Request, Message or Transfer from the peer; a client holds it until the
+    /// server has accepted its auth Message (a Prepare counts in flight while held, and is
+    /// answered `R00` if it expires first; other requests beyond
+    /// [`SessionConfig::max_in_flight`] held are dropped, already answered).
+    fn report(&mut self, event: Event) {
+        if !matches!(self.auth, Auth::ClientWaiting(_)) {
+            self.events.push_back(event);
+        } else if matches!(event, Event::Request { .. })
+            || self.held.len() < self.config.max_in_flight
+        {
+            debug!("btp client: request before the auth response, held");
+            self.held.push_back(event);
+        } else {
+            debug!("btp client: too many requests before the auth response, dropped");
+        }
+    }
+
     fn authenticated(&mut self) {
         self.auth = Auth::Ready;
         self.auth_deadline = None;
@@ -619,9 +646,10 @@ impl Session {
             if id == auth_id {
                 match frame.body() {
                     Body::Response(_) => {
-                        debug!(id, "btp client: authenticated");
+                        debug!(id, held = self.held.len(), "btp client: authenticated");
                         self.authenticated();
                         self.events.push_back(Event::Authenticated);
+                        self.events.append(&mut self.held);
                         return;
                     }
                     Body::Error(error) => {
@@ -660,7 +688,7 @@ impl Session {
                 protocol_data,
             } => {
                 debug!(id, amount, "btp: transfer received");
-                self.events.push_back(Event::Transfer {
+                self.report(Event::Transfer {
                     id: RequestId::new(id),
                     amount: *amount,
                     protocol_data: protocol_data.clone(),
@@ -678,7 +706,7 @@ impl Session {
         let Some(ilp) = frame.ilp() else {
             if is_message {
                 debug!(id, "btp: message without ilp entry, answered empty");
-                self.events.push_back(Event::Message {
+                self.report(Event::Message {
                     id: RequestId::new(id),
                     protocol_data: frame.protocol_data().clone(),
                 });
@@ -770,7 +798,7 @@ impl Session {
         }
         self.incoming.insert(id, deadline);
         debug!(id, amount = prepare.amount(), "btp: prepare received");
-        self.events.push_back(Event::Request {
+        self.report(Event::Request {
             id: RequestId::new(id),
             prepare,
         });
@@ -812,6 +840,7 @@ impl Session {
             self.push_response(id, Err(reject));
         }
         self.unsent.clear();
+        self.held.clear();
         self.incoming.clear();
         self.deadlines.clear();
         self.auth_deadline = None;

@@ -12,8 +12,29 @@
 //!   Mozilla's roots, or the roots given with `ClientConfig::with_tls`), and [`BtpServer`]
 //!   serves TLS when given a certificate with `ServerConfig::with_tls`. Without it, a
 //!   `btp+wss://` URL fails with [`Error::TlsUnavailable`].
+//! - With the `axum` feature, `BtpService` serves BTP on an HTTP server you run: mount it
+//!   with `Router::route_service` beside your own routes and `ilp_http::IlpHttpService`, and
+//!   serve the app with `into_make_service_with_connect_info::<SocketAddr>()` (so the
+//!   authenticator sees each client's address). It answers the WebSocket upgrade itself
+//!   through hyper: no axum `ws` feature and no tungstenite in your dependencies. Its
+//!   `serve_upgraded` takes any `AsyncRead + AsyncWrite` already upgraded by another server.
 //! - [`drive`] runs one [`Session`](crate::Session) over any `Stream + Sink` of
-//!   [`tungstenite::Message`]s, for embedders with their own WebSocket setup.
+//!   [`tungstenite::Message`]s, for embedders with their own WebSocket setup; the
+//!   [`tungstenite`] crate is re-exported here, so that its `Message` is the version
+//!   [`drive`] expects.
+//!
+//! Lifecycle rules the adapters keep:
+//!
+//! - A [`BtpUrl`] is checked when parsed: a bad scheme ([`Error::InvalidScheme`]), host
+//!   ([`Error::InvalidHost`]) or port ([`Error::InvalidPort`], such as `:99999` or `:0`) is
+//!   refused, so a credential is never sent to a port the user did not write.
+//! - No client connection outlives its [`BtpClient`]: a `connect` future dropped before it
+//!   completes drops the connection it was opening (it never logs in on its own), `close()`
+//!   ends a reconnection in progress and returns once closed, for every caller.
+//! - What a server sends before it accepts a client's authentication is held by the client
+//!   and handed on once accepted (see [`Session`](crate::Session)).
+//! - Of two connections for one account, the one whose authentication the server accepted
+//!   last keeps it, whatever order their tasks run in; the older one is closed.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -41,6 +62,8 @@
 mod client;
 mod driver;
 mod server;
+#[cfg(feature = "axum")]
+mod service;
 #[cfg(feature = "rustls")]
 mod tls;
 mod url;
@@ -48,9 +71,16 @@ mod url;
 pub use client::{BtpClient, ClientConfig};
 pub use driver::{drive, Connection, DriveConfig, SideMessage};
 pub use server::{BtpServer, ServerConfig};
+#[cfg(feature = "axum")]
+pub use service::{BtpResponse, BtpService};
 #[cfg(feature = "rustls")]
 pub use tls::{tls_client_config, tls_server_config};
 pub use url::BtpUrl;
+
+/// The tungstenite crate (0.30) whose [`Message`](tungstenite::Message) [`drive`] reads and
+/// writes, so that a WebSocket of your own can be adapted to it without adding tungstenite
+/// (in the same version) to your dependencies.
+pub use tungstenite;
 
 /// The rustls crate these adapters use (feature `rustls`), to build
 /// [`ClientConfig::with_tls`] and [`ServerConfig::with_tls`] settings with the same version.
@@ -63,10 +93,28 @@ use crate::CloseReason;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The URL is not a `btp+ws://`, `ws://`, `btp+wss://` or `wss://` URL with a host.
-    /// Remedy: write it as `btp+ws://user:token@host:port/path`.
+    /// The URL is malformed (no `://`, bad percent-encoding or non-UTF-8 userinfo, a
+    /// fragment, a space in the path), or its credentials cannot be used (too long for a BTP
+    /// frame, or no valid account name); the text says which. Remedy: write it as
+    /// `btp+ws://user:token@host:port/path`, percent-encoding `@`, `:`, `/` and `#` in the
+    /// username and token.
     #[error("invalid BTP URL: {0}")]
     InvalidUrl(&'static str),
+    /// The URL's scheme is not `btp+ws`, `btp+wss`, `ws` or `wss`. Remedy: use `btp+ws://`
+    /// (or `btp+wss://` for TLS).
+    #[error("invalid BTP URL: the scheme must be btp+ws or btp+wss")]
+    InvalidScheme,
+    /// The URL's host is missing or is not a DNS name, a valid dotted IPv4 address or a
+    /// bracketed IPv6 address (the text says which; it never repeats the URL, which may hold a
+    /// token). Remedy: fix the host; write IPv6 addresses as `[::1]`.
+    #[error("invalid BTP URL: bad host: {0}")]
+    InvalidHost(&'static str),
+    /// The URL's port is not a number from 1 to 65535 (the text says why; it never repeats
+    /// the URL). It is refused rather than replaced by a default port, so a typo never sends
+    /// the token to another service. Remedy: fix the port, or remove `:port` to use the
+    /// scheme's default (80 for `btp+ws`, 443 for `btp+wss`).
+    #[error("invalid BTP URL: bad port: {0}")]
+    InvalidPort(&'static str),
     /// Binding, accepting or connecting failed. Remedy: check the address and the network.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -357,6 +357,145 @@ fn prepares_sent_before_auth_go_out_after_it_both_sides() {
     );
 }
 
+/// A client session whose auth Message went out; the id it went under.
+fn client_waiting_for_auth(clock: &ManualClock, now: Instant) -> (Session, u32) {
+    let mut client = Session::client(config(clock, 5), USER, TOKEN, now).unwrap();
+    let auth = decode(&client.poll_transmit().expect("the auth message"));
+    (client, auth.request_id())
+}
+
+#[test]
+fn client_holds_what_the_server_sends_before_the_auth_response() {
+    let now = Instant::now();
+    let clock = clock();
+    let (mut client, auth_id) = client_waiting_for_auth(&clock, now);
+    let p = prepare_at(
+        clock.now().checked_add(Duration::from_secs(30)).unwrap(),
+        b"early",
+    );
+    let pd: ProtocolData =
+        vec![ProtocolEntry::new("paychan", ContentType::TEXT_PLAIN_UTF8, "c").unwrap()].into();
+    client.handle_frame(Frame::ilp_message(5, &p).unwrap().to_bytes(), now);
+    client.handle_frame(
+        Frame::new(6, Body::Message(pd.clone())).unwrap().to_bytes(),
+        now,
+    );
+    client.handle_frame(
+        Frame::new(
+            7,
+            Body::Transfer {
+                amount: 3,
+                protocol_data: pd.clone(),
+            },
+        )
+        .unwrap()
+        .to_bytes(),
+        now,
+    );
+    // Nothing is reported before the server accepted us; the Prepare holds a slot.
+    assert_eq!(drain(&mut client), []);
+    assert_eq!(client.incoming_in_flight(), 1);
+    assert_eq!(
+        transmits(&mut client),
+        [
+            Frame::empty_response(6).to_bytes(),
+            Frame::empty_response(7).to_bytes()
+        ]
+    );
+    client.handle_frame(Frame::empty_response(auth_id).to_bytes(), now);
+    assert_eq!(
+        drain(&mut client),
+        [
+            Event::Authenticated,
+            Event::Request {
+                id: RequestId::new(5),
+                prepare: p.clone()
+            },
+            Event::Message {
+                id: RequestId::new(6),
+                protocol_data: pd.clone()
+            },
+            Event::Transfer {
+                id: RequestId::new(7),
+                amount: 3,
+                protocol_data: pd
+            },
+        ]
+    );
+    // Handed on, it is answered as any other.
+    client
+        .respond(RequestId::new(5), Ok(fulfill_for(&p)))
+        .unwrap();
+    let reply = decode(&client.poll_transmit().unwrap());
+    assert_eq!(
+        (reply.frame_type(), reply.request_id()),
+        (FrameType::Response, 5)
+    );
+    assert_eq!(ilp_of(&reply), Packet::Fulfill(fulfill_for(&p)));
+    assert_eq!(client.incoming_in_flight(), 0);
+}
+
+#[test]
+fn a_held_prepare_that_expires_before_the_auth_response_is_answered_r00_and_not_reported() {
+    let now = Instant::now();
+    let clock = clock();
+    let (mut client, auth_id) = client_waiting_for_auth(&clock, now);
+    let short = prepare_at(
+        clock.now().checked_add(Duration::from_secs(1)).unwrap(),
+        b"short",
+    );
+    client.handle_frame(Frame::ilp_message(5, &short).unwrap().to_bytes(), now);
+    client.handle_timeout(now + Duration::from_secs(1));
+    let reply = decode(&client.poll_transmit().expect("the R00"));
+    assert_eq!(reply.request_id(), 5);
+    let Packet::Reject(r) = ilp_of(&reply) else {
+        panic!()
+    };
+    assert_eq!(r.code(), ErrorCode::R00_TRANSFER_TIMED_OUT);
+    // The server reuses the id for a new Prepare, still before answering our auth.
+    let later = prepare_at(
+        clock.now().checked_add(Duration::from_secs(30)).unwrap(),
+        b"later",
+    );
+    client.handle_frame(Frame::ilp_message(5, &later).unwrap().to_bytes(), now);
+    client.handle_frame(Frame::empty_response(auth_id).to_bytes(), now);
+    assert_eq!(
+        drain(&mut client),
+        [
+            Event::Authenticated,
+            Event::Request {
+                id: RequestId::new(5),
+                prepare: later
+            }
+        ]
+    );
+}
+
+#[test]
+fn a_client_refused_drops_what_it_held() {
+    let now = Instant::now();
+    let clock = clock();
+    let (mut client, auth_id) = client_waiting_for_auth(&clock, now);
+    let p = prepare_at(
+        clock.now().checked_add(Duration::from_secs(30)).unwrap(),
+        b"early",
+    );
+    client.handle_frame(Frame::ilp_message(5, &p).unwrap().to_bytes(), now);
+    client.handle_frame(
+        Frame::not_accepted(auth_id, "invalid auth_token", clock.now()).to_bytes(),
+        now,
+    );
+    assert_eq!(
+        drain(&mut client),
+        [Event::Closed {
+            reason: CloseReason::AuthRejected {
+                reason: "invalid auth_token".into()
+            }
+        }]
+    );
+    assert_eq!(client.incoming_in_flight(), 0);
+}
+
 // -------------------------------------------------------------------------------------------
 // ILP over BTP
 

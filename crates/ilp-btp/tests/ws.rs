@@ -261,7 +261,7 @@ async fn connecting_to_nothing_is_an_io_error() {
     assert!(matches!(error, Error::Io(_)), "{error:?}");
     assert!(matches!(
         BtpClient::connect("http://x", Recorder::new("example.c"), client_config()).await,
-        Err(Error::InvalidUrl(_))
+        Err(Error::InvalidScheme)
     ));
 }
 

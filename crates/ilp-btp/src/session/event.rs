@@ -4,6 +4,8 @@ use std::fmt;
 
 use ilp_core::IlpResult;
 use ilp_packet::Prepare;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::ProtocolData;
 
@@ -55,22 +57,24 @@ impl fmt::Display for RequestId {
 }
 
 /// The `auth_token` a client presented. `Debug` never shows it and there is no `Display`:
-/// read it with [`AuthToken::expose`] only to check it (in constant time).
+/// read it with [`AuthToken::expose`] only to check it (in constant time). `==` compares in
+/// constant time, and the memory is zeroed on drop (with the `zeroize` crate).
 ///
 /// ```
 /// # use ilp_btp::AuthToken;
 /// let token = AuthToken::new("s3cret");
 /// assert_eq!(format!("{token:?}"), "AuthToken(<redacted>)");
 /// assert_eq!(token.expose(), "s3cret");
+/// assert_eq!(token, AuthToken::new("s3cret"));
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct AuthToken(String);
+#[derive(Clone)]
+pub struct AuthToken(Zeroizing<String>);
 
 impl AuthToken {
     /// Wraps a token.
     #[must_use]
     pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into())
+        Self(Zeroizing::new(token.into()))
     }
 
     /// The secret. Compare it in constant time; never log it.
@@ -79,6 +83,14 @@ impl AuthToken {
         &self.0
     }
 }
+
+impl PartialEq for AuthToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for AuthToken {}
 
 impl fmt::Debug for AuthToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,15 +1,15 @@
 //! [`BtpClient`]: connects to a BTP server, authenticates, reconnects.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use ilp_core::{reject, AccountId, IlpResult, PacketHandler, Principal, Request};
 use ilp_packet::{ErrorCode, Prepare};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tokio::task::{AbortHandle, JoinHandle};
+use tracing::{debug, info, warn};
 
 use super::driver::{start, Connection, DriveConfig};
 use super::{ws_config, BtpUrl, Error};
@@ -120,7 +120,8 @@ impl ClientConfig {
 struct Inner {
     current: watch::Receiver<Option<Connection>>,
     closed: watch::Sender<bool>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    /// Its sender is held by the background task: `changed()` fails once the task is over.
+    done: watch::Receiver<()>,
     config: ClientConfig,
 }
 
@@ -138,6 +139,12 @@ struct Inner {
 ///   connection drops.
 /// - Prepares from the server go to the `incoming` handler, with `from` set to
 ///   [`ClientConfig::peer_account`].
+/// - **No connection outlives its client.** When the future returned by
+///   [`connect`](Self::connect) is dropped before it completes (for example by a
+///   `tokio::time::timeout`), the connection it was opening is dropped with it, never left
+///   to log in on its own; [`close`](Self::close) likewise ends a reconnection in progress,
+///   and returns, for every caller, only once the connection is closed and the background
+///   task is over; dropping the last clone of the client closes it too.
 #[derive(Clone)]
 pub struct BtpClient {
     inner: Arc<Inner>,
@@ -202,11 +209,19 @@ impl Dial {
         drive.peer_addr = peer_addr;
         drive.side_messages.clone_from(&self.config.side_messages);
         let (connection, run) = start(ws, session, Arc::clone(&self.handler), drive);
+        // Until this attempt returns, the connection is this future's: if it is dropped
+        // (connect cancelled, close() during a reconnection), the guard aborts the task, so
+        // no connection goes on to authenticate and answer Prepares with no handle.
         let task = tokio::spawn(run);
+        let guard = AbortOnDrop(Some(task.abort_handle()));
         match connection.ready().await {
-            Ok(_) => Ok((connection, task)),
+            Ok(_) => {
+                guard.disarm();
+                Ok((connection, task))
+            }
             Err(reason) => {
                 let _ = task.await;
+                guard.disarm();
                 Err(reason.into())
             }
         }
@@ -224,6 +239,24 @@ impl Dial {
             getrandom::u64().unwrap_or(0) % (max_jitter + 1)
         };
         base + Duration::from_millis(jitter)
+    }
+}
+
+/// Aborts a connection's task when dropped armed.
+struct AbortOnDrop(Option<AbortHandle>);
+
+impl AbortOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            debug!("btp client: connection attempt dropped, its connection aborted");
+            task.abort();
+        }
     }
 }
 
@@ -278,12 +311,17 @@ impl BtpClient {
         info!(url = dial.url.ws_url(), "btp client connected");
         let (current_tx, current) = watch::channel(Some(connection));
         let (closed, closed_rx) = watch::channel(false);
-        let task = tokio::spawn(supervise(dial, run, current_tx, closed_rx));
+        let (done_tx, done) = watch::channel(());
+        // No await between `once` returning and this spawn: the connection always has an owner.
+        tokio::spawn(async move {
+            supervise(dial, run, current_tx, closed_rx).await;
+            drop(done_tx);
+        });
         Ok(Self {
             inner: Arc::new(Inner {
                 current,
                 closed,
-                task: Mutex::new(Some(task)),
+                done,
                 config,
             }),
         })
@@ -332,18 +370,14 @@ impl BtpClient {
         }
     }
 
-    /// Closes the connection and stops reconnecting. Prepares in flight fail with `T01`.
+    /// Closes the connection and stops reconnecting (a connection attempt in progress is
+    /// dropped). Prepares in flight fail with `T01`. Returns, for every caller and clone, once
+    /// the connection is closed and the background task is over.
     pub async fn close(&self) {
         let _ = self.inner.closed.send(true);
-        let task = self
-            .inner
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        let mut done = self.inner.done.clone();
+        // Fails only when the task has dropped its sender, that is, when it is over.
+        while done.changed().await.is_ok() {}
     }
 }
 

@@ -2,17 +2,21 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use ilp_core::{AccountId, Authenticator, PacketHandler};
+use async_trait::async_trait;
+use futures::{Sink, Stream};
+use ilp_core::{AccountId, AuthError, Authenticator, Credentials, PacketHandler, Principal};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, info, warn};
 use tungstenite::handshake::server::{Request, Response};
+use tungstenite::Message;
 
 use super::driver::{start, Connection, DriveConfig};
 use super::{ws_config, Error};
@@ -109,18 +113,156 @@ impl ServerConfig {
     }
 }
 
-struct Shared {
+/// What every connection of one server shares: the authenticator, the handler, the accounts
+/// connected, the connection limit and the shutdown signals.
+pub(crate) struct Shared {
     authenticator: Arc<dyn Authenticator>,
     handler: Arc<dyn PacketHandler>,
-    config: ServerConfig,
-    accounts: Mutex<HashMap<AccountId, Connection>>,
+    pub(crate) config: ServerConfig,
+    accounts: Mutex<HashMap<AccountId, Registered>>,
     /// Bumped on every change of `accounts`.
     changes: watch::Sender<u64>,
+    /// The last authentication's stamp: each accepted authentication takes the next one.
+    order: AtomicU64,
+    /// One per connection open, [`ServerConfig::max_connections`] in all.
+    pub(crate) permits: Arc<Semaphore>,
+    /// Graceful shutdown: refuse new connections, drain the open ones.
+    pub(crate) stop: watch::Sender<bool>,
+    /// Drop every connection at once.
+    pub(crate) kill: watch::Sender<bool>,
+}
+
+/// An account's connection, with the stamp of its authentication.
+struct Registered {
+    stamp: u64,
+    connection: Connection,
 }
 
 impl Shared {
-    fn accounts(&self) -> std::sync::MutexGuard<'_, HashMap<AccountId, Connection>> {
+    /// The most connections counted: what one `acquire_many` can take back.
+    pub(crate) const MAX_CONNECTIONS: usize = if (u32::MAX as usize) < Semaphore::MAX_PERMITS {
+        u32::MAX as usize
+    } else {
+        Semaphore::MAX_PERMITS
+    };
+
+    pub(crate) fn new(
+        authenticator: Arc<dyn Authenticator>,
+        handler: Arc<dyn PacketHandler>,
+        config: ServerConfig,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            authenticator,
+            handler,
+            permits: Arc::new(Semaphore::new(
+                config.max_connections.min(Self::MAX_CONNECTIONS),
+            )),
+            config,
+            accounts: Mutex::new(HashMap::new()),
+            changes: watch::channel(0).0,
+            order: AtomicU64::new(0),
+            stop: watch::channel(false).0,
+            kill: watch::channel(false).0,
+        })
+    }
+
+    fn accounts(&self) -> std::sync::MutexGuard<'_, HashMap<AccountId, Registered>> {
         self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn account(&self, account: &AccountId) -> Option<Connection> {
+        self.accounts()
+            .get(account)
+            .map(|r| &r.connection)
+            .filter(|c| !c.is_closed())
+            .cloned()
+    }
+
+    pub(crate) fn account_ids(&self) -> Vec<AccountId> {
+        self.accounts().keys().cloned().collect()
+    }
+
+    pub(crate) fn connected(&self) -> usize {
+        self.accounts().len()
+    }
+
+    pub(crate) async fn wait_for_account(&self, account: &AccountId) -> Connection {
+        let mut changes = self.changes.subscribe();
+        loop {
+            if let Some(c) = self.account(account) {
+                return c;
+            }
+            if changes.changed().await.is_err() {
+                // Unreachable while `self` holds the sender; wait forever, like a pending future.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Registers `connection`, authenticated with `stamp`, as `account`'s, unless a connection
+    /// authenticated later holds the account already: the older of the two is closed, whatever
+    /// order the two connections' tasks run in. Whether `connection` was registered.
+    fn register(&self, account: &AccountId, stamp: u64, connection: &Connection) -> bool {
+        let mut accounts = self.accounts();
+        let newer_up = accounts
+            .get(account)
+            .is_some_and(|r| r.stamp > stamp && !r.connection.is_closed());
+        if newer_up {
+            drop(accounts);
+            info!(%account, "btp: a newer connection holds the account; this older one is closed");
+            connection.close_with(Some(REPLACED.to_owned()));
+            return false;
+        }
+        let registered = Registered {
+            stamp,
+            connection: connection.clone(),
+        };
+        let old = accounts.insert(account.clone(), registered);
+        drop(accounts);
+        if let Some(old) = old {
+            info!(%account, "btp: new connection replaces the old one");
+            old.connection.close_with(Some(REPLACED.to_owned()));
+        }
+        self.changes.send_modify(|n| *n += 1);
+        true
+    }
+
+    fn unregister(&self, account: &AccountId, connection: &Connection) {
+        let mut accounts = self.accounts();
+        if accounts
+            .get(account)
+            .is_some_and(|r| r.connection.same(connection))
+        {
+            accounts.remove(account);
+            drop(accounts);
+            self.changes.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+/// The server's authenticator for one connection: stamps the order in which authentications
+/// succeed. The stamp is taken in the same poll in which the connection loop accepts the
+/// session, so stamps follow the order of acceptance.
+struct Stamping {
+    shared: Arc<Shared>,
+    stamp: Arc<AtomicU64>,
+}
+
+#[async_trait]
+impl Authenticator for Stamping {
+    async fn authenticate(
+        &self,
+        credentials: Credentials<'_>,
+        source: Option<IpAddr>,
+    ) -> Result<Principal, AuthError> {
+        let principal = self
+            .shared
+            .authenticator
+            .authenticate(credentials, source)
+            .await?;
+        let stamp = self.shared.order.fetch_add(1, Ordering::Relaxed) + 1;
+        self.stamp.store(stamp, Ordering::Relaxed);
+        Ok(principal)
     }
 }
 
@@ -136,13 +278,17 @@ impl Shared {
 ///   each in its own task.
 /// - [`account`](Self::account) gives the [`Connection`] of a connected account, to send
 ///   Prepares down to it. A second connection for the same account replaces the first, which
-///   is closed with a WebSocket Close frame (code 1008) saying why.
+///   is closed with a WebSocket Close frame (code 1008) saying why. "Second" is the order in
+///   which the server accepted their authentications, whatever order their tasks run in: of
+///   two connections authenticated at once, the one accepted last keeps the account.
 /// - Dropping the server stops it at once (connections are dropped, as if the process died);
 ///   [`shutdown`](Self::shutdown) stops it gracefully.
+///
+/// To serve BTP on the port of an HTTP application instead of a port of its own, see
+/// `BtpService` (feature `axum`).
 pub struct BtpServer {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -150,7 +296,7 @@ impl fmt::Debug for BtpServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BtpServer")
             .field("local_addr", &self.local_addr)
-            .field("accounts", &self.shared.accounts().len())
+            .field("accounts", &self.shared.connected())
             .finish_non_exhaustive()
     }
 }
@@ -180,25 +326,16 @@ impl BtpServer {
         config: ServerConfig,
     ) -> std::io::Result<Self> {
         let local_addr = listener.local_addr()?;
-        let (changes, _) = watch::channel(0);
-        let shared = Arc::new(Shared {
-            authenticator,
-            handler: Arc::new(handler),
-            config,
-            accounts: Mutex::new(HashMap::new()),
-            changes,
-        });
+        let shared = Shared::new(authenticator, Arc::new(handler), config);
         #[cfg(feature = "rustls")]
         let tls = shared.config.tls.is_some();
         #[cfg(not(feature = "rustls"))]
         let tls = false;
-        let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), stop_rx));
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         info!(%local_addr, tls, "btp server listening");
         Ok(Self {
             local_addr,
             shared,
-            stop,
             task: Some(task),
         })
     }
@@ -213,39 +350,26 @@ impl BtpServer {
     /// [`PacketHandler`]: Prepares given to it go down to that client.
     #[must_use]
     pub fn account(&self, account: &AccountId) -> Option<Connection> {
-        self.shared
-            .accounts()
-            .get(account)
-            .filter(|c| !c.is_closed())
-            .cloned()
+        self.shared.account(account)
     }
 
     /// The accounts connected now.
     #[must_use]
     pub fn accounts(&self) -> Vec<AccountId> {
-        self.shared.accounts().keys().cloned().collect()
+        self.shared.account_ids()
     }
 
     /// Waits until `account` is connected (or returns its connection at once), and returns
     /// its connection.
     pub async fn wait_for_account(&self, account: &AccountId) -> Connection {
-        let mut changes = self.shared.changes.subscribe();
-        loop {
-            if let Some(c) = self.account(account) {
-                return c;
-            }
-            if changes.changed().await.is_err() {
-                // Unreachable while `self` holds the sender; wait forever, like a pending future.
-                std::future::pending::<()>().await;
-            }
-        }
+        self.shared.wait_for_account(account).await
     }
 
     /// Stops gracefully: stops accepting, lets the requests in flight on every connection be
     /// answered (new Prepares get `T01`), then closes each connection (WebSocket Close 1001),
     /// waiting at most [`ServerConfig::shutdown_timeout`].
     pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
+        let _ = self.shared.stop.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
@@ -260,21 +384,20 @@ impl Drop for BtpServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let permits = Arc::new(Semaphore::new(shared.config.max_connections));
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut stop = shared.stop.subscribe();
     let mut tasks = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, addr)) => {
-                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                    let Ok(permit) = Arc::clone(&shared.permits).try_acquire_owned() else {
                         warn!(%addr, max = shared.config.max_connections, "btp: too many connections, refused");
                         continue;
                     };
                     let shared = Arc::clone(&shared);
-                    let stop = stop.clone();
                     tasks.spawn(async move {
-                        serve(tcp, addr, &shared, stop).await;
+                        serve(tcp, addr, &shared).await;
                         drop(permit);
                     });
                 }
@@ -301,38 +424,32 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
 }
 
 /// The account named by `/accounts/{name}/ilp/btp`.
-fn path_account(path: &str) -> Option<String> {
+pub(crate) fn path_account(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/accounts/")?;
     let name = rest.strip_suffix("/ilp/btp")?;
     (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
 }
 
-async fn serve(
-    tcp: TcpStream,
-    addr: SocketAddr,
-    shared: &Arc<Shared>,
-    stop: watch::Receiver<bool>,
-) {
+async fn serve(tcp: TcpStream, addr: SocketAddr, shared: &Arc<Shared>) {
     let _ = tcp.set_nodelay(true);
     let deadline = tokio::time::Instant::now() + shared.config.handshake_timeout;
     #[cfg(feature = "rustls")]
     if let Some(tls) = &shared.config.tls {
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(tls));
         match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
-            Ok(Ok(stream)) => serve_ws(stream, addr, shared, stop, deadline).await,
+            Ok(Ok(stream)) => serve_ws(stream, addr, shared, deadline).await,
             Ok(Err(error)) => debug!(%addr, %error, "btp: TLS handshake failed"),
             Err(_) => debug!(%addr, "btp: TLS handshake timed out"),
         }
         return;
     }
-    serve_ws(tcp, addr, shared, stop, deadline).await;
+    serve_ws(tcp, addr, shared, deadline).await;
 }
 
 async fn serve_ws<S>(
     stream: S,
     addr: SocketAddr,
     shared: &Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
     deadline: tokio::time::Instant,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -356,10 +473,33 @@ async fn serve_ws<S>(
             return;
         }
     };
+    serve_connection(ws, Some(addr), path, shared).await;
+}
+
+/// Runs one server connection over an upgraded WebSocket until it closes: authenticates it,
+/// registers its account, drains it on graceful shutdown, drops it on `kill`.
+pub(crate) async fn serve_connection<S, E>(
+    ws: S,
+    addr: Option<SocketAddr>,
+    path: Option<String>,
+    shared: &Arc<Shared>,
+) where
+    S: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Send + Unpin + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    let mut stop = shared.stop.subscribe();
+    let mut kill = shared.kill.subscribe();
+    if *kill.borrow() {
+        return;
+    }
     let session = Session::server(shared.config.session.clone(), std::time::Instant::now());
-    let mut config = DriveConfig::default()
-        .with_authenticator(Arc::clone(&shared.authenticator))
-        .with_peer_addr(addr);
+    let stamp = Arc::new(AtomicU64::new(0));
+    let stamping = Stamping {
+        shared: Arc::clone(shared),
+        stamp: Arc::clone(&stamp),
+    };
+    let mut config = DriveConfig::default().with_authenticator(Arc::new(stamping));
+    config.peer_addr = addr;
     config.path_account = path;
     config
         .side_messages
@@ -379,29 +519,21 @@ async fn serve_ws<S>(
             result = &mut ready, if waiting_ready => {
                 waiting_ready = false;
                 if let Ok(Some(principal)) = result {
-                    let account = principal.account.clone();
-                    let old = shared.accounts().insert(account.clone(), connection.clone());
-                    if let Some(old) = old {
-                        info!(%account, "btp: new connection replaces the old one");
-                        old.close_with(Some(REPLACED.to_owned()));
+                    let account = principal.account;
+                    if shared.register(&account, stamp.load(Ordering::Relaxed), &connection) {
+                        registered = Some(account);
                     }
-                    shared.changes.send_modify(|n| *n += 1);
-                    registered = Some(account);
                 }
             }
             _ = stop.changed(), if !stopping => {
                 stopping = true;
                 connection.drain();
             }
+            _ = kill.changed() => break,
         }
     }
     if let Some(account) = registered {
-        let mut accounts = shared.accounts();
-        if accounts.get(&account).is_some_and(|c| c.same(&connection)) {
-            accounts.remove(&account);
-            drop(accounts);
-            shared.changes.send_modify(|n| *n += 1);
-        }
+        shared.unregister(&account, &connection);
     }
 }
 
