@@ -52,9 +52,9 @@
 //! let _a_server = HttpServer::bind_service("0.0.0.0:7770".parse()?, a).await?;
 //! let to_b = HttpClient::new(
 //!     ClientConfig::new(
-//!         "http://b.example:7770/accounts/a/ilp".parse()?,
+//!         "http://b.example:7770/accounts/a/ilp",
 //!         Address::from_static("example.a"),
-//!     )
+//!     )?
 //!     .with_auth(OutgoingAuth::bearer(token_b_gave_a))
 //!     .with_async(AsyncCaller::new(
 //!         "http://a.example:7770/ilp/callbacks".parse()?,

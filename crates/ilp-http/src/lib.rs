@@ -75,6 +75,8 @@ pub use server::{
 
 #[cfg(feature = "tokio")]
 mod client;
+#[cfg(feature = "tokio")]
+mod url;
 pub use callback::RequestId;
 
 #[cfg(feature = "rustls")]
@@ -86,6 +88,20 @@ pub use client::{
     failure_reject, AsyncCaller, BearerToken, ClientConfig, ClientConfigError, HttpClient,
     OutgoingAuth, SendFailure, TokenSource, MAX_RESPONSE_LEN,
 };
+/// The `http` crate, for the types in this crate's signatures ([`Uri`], `http::Request`,
+/// `http::Response`).
+pub use http;
+pub use http::Uri;
+/// The `bytes` crate's [`Bytes`](bytes::Bytes), the body type of [`Endpoint::handle`].
+pub use bytes;
+/// The attribute to implement [`PacketHandler`](ilp_core::PacketHandler) and
+/// [`Authenticator`](ilp_core::Authenticator) (async traits).
+pub use async_trait::async_trait;
+/// ilp-core: [`PacketHandler`](ilp_core::PacketHandler), [`Authenticator`](ilp_core::Authenticator),
+/// `Request`, `Principal`, `IlpResult`.
+pub use ilp_core;
+/// ilp-packet: `Prepare`, `Fulfill`, `Reject`, `Address` and the size limits.
+pub use ilp_packet;
 /// The rustls crate, for its configuration types (feature `rustls`).
 #[cfg(feature = "rustls")]
 pub use rustls;
