@@ -49,7 +49,9 @@ fn largest_prepare(kind: u8) -> Prepare {
     let data = max_data(kind);
     let prepare = PrepareBuilder {
         amount: u64::MAX,
-        expires_at: Timestamp::now().checked_add(Duration::from_secs(30)).unwrap(),
+        expires_at: Timestamp::now()
+            .checked_add(Duration::from_secs(30))
+            .unwrap(),
         execution_condition: test_condition(&data),
         destination: &longest_address("dest"),
         data: &data,

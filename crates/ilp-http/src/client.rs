@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{HeaderName, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use bytes::BytesMut;
+use http::header::{HeaderName, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
@@ -321,7 +321,9 @@ pub enum ClientConfigError {
     },
     /// The scheme is not `http` (or `https`: for the peer URL, only with the `rustls`
     /// feature). Remedy: use `http://`, or enable `rustls` for `https://`.
-    #[error("{url} has the unsupported scheme `{scheme}` (http, or https with the rustls feature)")]
+    #[error(
+        "{url} has the unsupported scheme `{scheme}` (http, or https with the rustls feature)"
+    )]
     UnsupportedScheme {
         /// Which URL.
         url: &'static str,
@@ -579,12 +581,9 @@ impl SecretHeader {
         buf.extend_from_slice(secret.as_bytes());
         let bytes = buf.freeze();
         // Shares `bytes`, no copy.
-        let mut value = match HeaderValue::from_maybe_shared(bytes.clone()) {
-            Ok(value) => value,
-            Err(_) => {
-                wipe(bytes);
-                return None;
-            }
+        let Ok(mut value) = HeaderValue::from_maybe_shared(bytes.clone()) else {
+            wipe(bytes);
+            return None;
         };
         value.set_sensitive(true);
         Some(Self { value, bytes })
@@ -930,9 +929,10 @@ mod tests {
 
     #[test]
     fn debug_shows_no_secret() {
-        let config = ClientConfig::new("http://peer.example/ilp", Address::from_static("example.a"))
-            .unwrap()
-            .with_auth(OutgoingAuth::bearer("s3cret-token"));
+        let config =
+            ClientConfig::new("http://peer.example/ilp", Address::from_static("example.a"))
+                .unwrap()
+                .with_auth(OutgoingAuth::bearer("s3cret-token"));
         let jwt = OutgoingAuth::jwt(|_now: Timestamp| "s3cret-jwt".to_owned());
         let client = HttpClient::new(config.clone()).unwrap();
         for text in [

@@ -81,6 +81,11 @@ pub use callback::RequestId;
 
 #[cfg(feature = "rustls")]
 mod tls;
+/// The attribute to implement [`PacketHandler`](ilp_core::PacketHandler) and
+/// [`Authenticator`](ilp_core::Authenticator) (async traits).
+pub use async_trait::async_trait;
+/// The `bytes` crate's [`Bytes`](bytes::Bytes), the body type of [`Endpoint::handle`].
+pub use bytes;
 #[cfg(feature = "tokio")]
 pub use callback::{CallbackPolicy, CallbackRoutes, CallbackTarget, Callbacks};
 #[cfg(feature = "tokio")]
@@ -92,11 +97,6 @@ pub use client::{
 /// `http::Response`).
 pub use http;
 pub use http::Uri;
-/// The `bytes` crate's [`Bytes`](bytes::Bytes), the body type of [`Endpoint::handle`].
-pub use bytes;
-/// The attribute to implement [`PacketHandler`](ilp_core::PacketHandler) and
-/// [`Authenticator`](ilp_core::Authenticator) (async traits).
-pub use async_trait::async_trait;
 /// ilp-core: [`PacketHandler`](ilp_core::PacketHandler), [`Authenticator`](ilp_core::Authenticator),
 /// `Request`, `Principal`, `IlpResult`.
 pub use ilp_core;

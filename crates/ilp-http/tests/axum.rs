@@ -19,8 +19,9 @@ const MAX_FAILURES: u32 = 3;
 
 #[tokio::test]
 async fn failures_from_one_source_are_throttled_under_axum_and_other_sources_are_served() {
-    let auth = AccountAuthenticator::new(NodeKey::generate().unwrap(), Arc::new(MemoryStore::new()))
-        .with_throttle_config(ThrottleConfig::default().with_max_failures(MAX_FAILURES));
+    let auth =
+        AccountAuthenticator::new(NodeKey::generate().unwrap(), Arc::new(MemoryStore::new()))
+            .with_throttle_config(ThrottleConfig::default().with_max_failures(MAX_FAILURES));
     auth.add_account("alice".parse().unwrap()).await.unwrap();
     let token = auth
         .mint_token(&"alice".parse().unwrap(), None)
@@ -34,8 +35,8 @@ async fn failures_from_one_source_are_throttled_under_axum_and_other_sources_are
         TestReceiver::new(Address::from_static("example.node")),
         ServerConfig::default(),
     );
-    let app = axum::Router::new()
-        .route_service("/accounts/{account}/ilp", IlpHttpService::new(endpoint));
+    let app =
+        axum::Router::new().route_service("/accounts/{account}/ilp", IlpHttpService::new(endpoint));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -60,5 +61,8 @@ async fn failures_from_one_source_are_throttled_under_axum_and_other_sources_are
         429
     );
     // ...and another source is not.
-    assert_eq!(common::post_from(HONEST, addr, path, &token, &body).await, 200);
+    assert_eq!(
+        common::post_from(HONEST, addr, path, &token, &body).await,
+        200
+    );
 }

@@ -237,9 +237,11 @@ async fn already_expired_prepare_is_r00_without_a_request() {
     let clock = ilp_core::ManualClock::new(Timestamp::now());
     let prepare = prepare_expiring_in(1_000);
     clock.advance(Duration::from_secs(2));
-    let client =
-        HttpClient::with_clock(ClientConfig::new(server.url.clone(), node()).unwrap(), clock)
-            .unwrap();
+    let client = HttpClient::with_clock(
+        ClientConfig::new(server.url.clone(), node()).unwrap(),
+        clock,
+    )
+    .unwrap();
     let result = client.handle(request(prepare)).await;
     assert_own_reject(&result, ErrorCode::R00_TRANSFER_TIMED_OUT);
     assert!(server.seen.try_recv().is_err());
@@ -445,13 +447,12 @@ async fn http2_prior_knowledge_multiplexes_on_one_connection() {
         Duration::from_millis(50),
     )
     .await;
-    let client =
-        HttpClient::new(
-            ClientConfig::new(server.url.clone(), node())
-                .unwrap()
-                .with_http2_only(true),
-        )
-        .unwrap();
+    let client = HttpClient::new(
+        ClientConfig::new(server.url.clone(), node())
+            .unwrap()
+            .with_http2_only(true),
+    )
+    .unwrap();
     // The first request opens the connection; the next ones share it, concurrently.
     assert_eq!(
         client.handle(request(prepare())).await,
@@ -495,7 +496,10 @@ fn unsupported_urls_and_bad_tokens_are_refused() {
     );
     assert!(matches!(
         new("http://peer example/ilp"),
-        Err(E::InvalidUrl { url: "peer URL", .. })
+        Err(E::InvalidUrl {
+            url: "peer URL",
+            ..
+        })
     ));
     let bad = ClientConfig::new("http://peer.example/ilp", node())
         .unwrap()
@@ -560,7 +564,10 @@ fn invalid_hosts_are_refused_at_construction_and_named() {
     // Percent-encoded hosts do not even parse.
     assert!(matches!(
         ClientConfig::new("http://peer%2eexample/x", node()),
-        Err(E::InvalidUrl { url: "peer URL", .. })
+        Err(E::InvalidUrl {
+            url: "peer URL",
+            ..
+        })
     ));
 }
 

@@ -76,9 +76,16 @@ async fn an_idle_http2_connection_is_closed_with_goaway_and_its_slot_given_back(
     // A client that sends the preface and SETTINGS, then nothing, holding the only slot.
     let opened = Instant::now();
     let mut idle_client = TcpStream::connect(addr).await.unwrap();
-    idle_client.write_all(H2_PREFACE_AND_SETTINGS).await.unwrap();
+    idle_client
+        .write_all(H2_PREFACE_AND_SETTINGS)
+        .await
+        .unwrap();
     let (frames, closed) = read_until_closed(&mut idle_client, Duration::from_secs(5)).await;
-    assert!(closed - opened >= idle, "closed after {:?}", closed - opened);
+    assert!(
+        closed - opened >= idle,
+        "closed after {:?}",
+        closed - opened
+    );
     assert!(
         frame_types(&frames).contains(&GOAWAY),
         "no GOAWAY in {:?}",
@@ -132,10 +139,16 @@ async fn connections_per_source_are_capped() {
     assert!(answer.is_empty(), "{answer:?}");
     // ...while another source is served.
     let body = common::fulfillable_prepare().into_bytes();
-    assert_eq!(common::post_from(OTHER, addr, PATH, &token, &body).await, 200);
+    assert_eq!(
+        common::post_from(OTHER, addr, PATH, &token, &body).await,
+        200
+    );
     // Once the first closes, its source may connect again.
     drop(first);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(common::post_from(LOCAL, addr, PATH, &token, &body).await, 200);
+    assert_eq!(
+        common::post_from(LOCAL, addr, PATH, &token, &body).await,
+        200
+    );
     server.shutdown().await;
 }

@@ -248,7 +248,11 @@ struct SourceSlot {
 
 impl Drop for SourceSlot {
     fn drop(&mut self) {
-        let mut open = self.sources.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = self
+            .sources
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = open.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {
@@ -358,9 +362,15 @@ impl Activity {
                 self.idle.notified().await;
                 continue;
             }
-            let since = *self.idle_since.lock().unwrap_or_else(PoisonError::into_inner);
+            let since = *self
+                .idle_since
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             tokio::time::sleep_until(since + timeout).await;
-            let since = *self.idle_since.lock().unwrap_or_else(PoisonError::into_inner);
+            let since = *self
+                .idle_since
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if self.open.load(Ordering::Acquire) == 0 && since + timeout <= Instant::now() {
                 return;
             }
@@ -374,7 +384,10 @@ struct RequestOpen(Arc<Activity>);
 impl Drop for RequestOpen {
     fn drop(&mut self) {
         let activity = &self.0;
-        *activity.idle_since.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        *activity
+            .idle_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
         if activity.open.fetch_sub(1, Ordering::AcqRel) == 1 {
             activity.idle.notify_one();
         }

@@ -246,7 +246,14 @@ impl Table {
 
     /// Remembers `reply` to `key` until `expires_at`, forgetting the replies that expire first
     /// while over `max` entries or `max_bytes` bytes.
-    fn remember(&mut self, key: Key, reply: Bytes, expires_at: Timestamp, max: usize, max_bytes: usize) {
+    fn remember(
+        &mut self,
+        key: Key,
+        reply: Bytes,
+        expires_at: Timestamp,
+        max: usize,
+        max_bytes: usize,
+    ) {
         if max == 0 || reply.len() > max_bytes {
             warn!("ilp-http: reply too large to be remembered for retries");
             return;
@@ -257,7 +264,8 @@ impl Table {
             };
             warn!(
                 max,
-                max_bytes, "ilp-http: too many answered requests remembered, forgetting the soonest to expire"
+                max_bytes,
+                "ilp-http: too many answered requests remembered, forgetting the soonest to expire"
             );
             self.forget(&oldest);
         }

@@ -207,7 +207,11 @@ impl IlpHttpService {
             None => config.max_body_len,
         };
         let admitted = match callback {
-            Some((_, account)) => self.endpoint.admit_on(account, max_len, parts, source).await,
+            Some((_, account)) => {
+                self.endpoint
+                    .admit_on(account, max_len, parts, source)
+                    .await
+            }
             None => self.endpoint.admit(parts, source).await,
         };
         let principal = match admitted {
