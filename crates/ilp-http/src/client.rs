@@ -940,6 +940,14 @@ mod tests {
             format!("{jwt:?}"),
             format!("{client:?}"),
             format!("{:?}", BearerToken::new("s3cret-token")),
+            format!(
+                "{:?}",
+                crate::CallbackRoutes::new().allow(
+                    "a".parse().unwrap(),
+                    "http://a.example/cb".parse().unwrap(),
+                    OutgoingAuth::bearer("s3cret-token"),
+                )
+            ),
         ] {
             assert!(!text.contains("s3cret"), "{text}");
         }

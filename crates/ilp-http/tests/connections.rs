@@ -152,3 +152,21 @@ async fn connections_per_source_are_capped() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_http2_peer_that_does_not_answer_pings_is_closed() {
+    const PING: u8 = 0x6;
+    let config = ServerConfig::default()
+        .with_http2_keep_alive(Some(Duration::from_millis(100)), Duration::from_millis(200));
+    let (server, _) = start(config).await;
+    let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+    tcp.write_all(H2_PREFACE_AND_SETTINGS).await.unwrap();
+    // Well before the idle timeout (120 s by default).
+    let (frames, _) = read_until_closed(&mut tcp, Duration::from_secs(5)).await;
+    assert!(
+        frame_types(&frames).contains(&PING),
+        "no PING in {:?}",
+        frame_types(&frames)
+    );
+    server.shutdown().await;
+}
