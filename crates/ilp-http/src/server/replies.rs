@@ -62,7 +62,8 @@ pub struct AsyncConfig {
     pub policy: Arc<dyn CallbackPolicy>,
     /// The most requests in progress at once (default 10 000).
     pub max_pending: usize,
-    /// The most answered requests remembered until their Prepares expire (default 10 000).
+    /// The most answered requests remembered until their Prepares expire (default 10 000; 0:
+    /// none, and a repeated `Request-Id` is handled again once answered).
     pub max_answered: usize,
     /// The most bytes of replies remembered in all (default 32 MiB; a reply is at most
     /// [`ilp_packet::MAX_PACKET_LEN`] bytes).
@@ -254,20 +255,31 @@ impl Table {
         max: usize,
         max_bytes: usize,
     ) {
-        if max == 0 || reply.len() > max_bytes {
-            warn!("ilp-http: reply too large to be remembered for retries");
+        if max == 0 {
             return;
         }
+        if reply.len() > max_bytes {
+            warn!(
+                max_bytes,
+                "ilp-http: reply too large to be remembered for retries"
+            );
+            return;
+        }
+        let mut forgotten = 0usize;
         while self.answered.len() >= max || self.answered_bytes + reply.len() > max_bytes {
             let Some((_, oldest)) = self.by_expiry.pop_first() else {
                 break;
             };
+            self.forget(&oldest);
+            forgotten += 1;
+        }
+        if forgotten > 0 {
             warn!(
                 max,
                 max_bytes,
-                "ilp-http: too many answered requests remembered, forgetting the soonest to expire"
+                forgotten,
+                "ilp-http: too many answered requests remembered, forgot the soonest to expire"
             );
-            self.forget(&oldest);
         }
         let at = (expires_at, self.next);
         self.next += 1;
