@@ -187,10 +187,9 @@ async fn bare_accept(listener: TcpListener, prepare_len: usize, reply: Bytes) {
 // The clients.
 
 fn ours_client(addr: SocketAddr, http2: bool) -> HttpClient {
-    let url = format!("http://{addr}/accounts/{ACCOUNT}/ilp")
-        .parse()
-        .expect("valid URL");
+    let url = format!("http://{addr}/accounts/{ACCOUNT}/ilp");
     let config = ClientConfig::new(url, Address::from_static(CLIENT_NODE))
+        .expect("valid URL")
         .with_auth(OutgoingAuth::bearer(TOKEN))
         .with_http2_only(http2);
     HttpClient::new(config).expect("valid client config")

@@ -192,9 +192,9 @@ async fn js_client_sends_to_our_server() {
 // ilp-plugin-http as server, against our HttpClient
 
 fn our_client(port: u16, auth: OutgoingAuth) -> HttpClient {
-    let url = format!("http://127.0.0.1:{port}/ilp").parse().expect("URL");
-    HttpClient::new(ClientConfig::new(url, Address::from_static(CLIENT_ADDRESS)).with_auth(auth))
-        .expect("our HttpClient")
+    let url = format!("http://127.0.0.1:{port}/ilp");
+    let config = ClientConfig::new(url, Address::from_static(CLIENT_ADDRESS)).expect("URL");
+    HttpClient::new(config.with_auth(auth)).expect("our HttpClient")
 }
 
 fn minter(secret: &str) -> JwtMinter {

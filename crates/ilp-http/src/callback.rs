@@ -52,9 +52,9 @@
 //! let _a_server = HttpServer::bind_service("0.0.0.0:7770".parse()?, a).await?;
 //! let to_b = HttpClient::new(
 //!     ClientConfig::new(
-//!         "http://b.example:7770/accounts/a/ilp".parse()?,
+//!         "http://b.example:7770/accounts/a/ilp",
 //!         Address::from_static("example.a"),
-//!     )
+//!     )?
 //!     .with_auth(OutgoingAuth::bearer(token_b_gave_a))
 //!     .with_async(AsyncCaller::new(
 //!         "http://a.example:7770/ilp/callbacks".parse()?,
@@ -220,9 +220,12 @@ mod tokio_parts {
     }
 
     /// A [`CallbackPolicy`] from a fixed table: for each account, the callback URLs it may
-    /// name (same scheme and authority, and a path at or under the registered one) and the
-    /// `Authorization` to send there. A request that names no `Callback-Url` gets the
-    /// registered URL itself.
+    /// name (same scheme and authority, and a path at or under the registered one, with no
+    /// `.` or `..` segment, literal or percent-encoded like `%2e%2e`) and the `Authorization`
+    /// to send there (a [`BearerToken`](crate::BearerToken) is zeroed when the routes are
+    /// dropped; `Debug` shows no secret). A request that names no `Callback-Url` gets the
+    /// registered URL itself. A registered URL with an invalid port or host is never POSTed
+    /// to (the reply is dropped, with a warning).
     ///
     /// ```
     /// use ilp_http::{CallbackRoutes, OutgoingAuth};
@@ -271,13 +274,15 @@ mod tokio_parts {
                 .path()
                 .strip_prefix(base)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+            // `/callbacks/../admin` is "under" `/callbacks` as text, not once resolved.
             (url.scheme() == allowed.url.scheme()
                 && url.authority() == allowed.url.authority()
-                && under)
-                .then(|| CallbackTarget {
-                    url: url.clone(),
-                    auth: allowed.auth.clone(),
-                })
+                && under
+                && !crate::url::has_dot_segment(url))
+            .then(|| CallbackTarget {
+                url: url.clone(),
+                auth: allowed.auth.clone(),
+            })
         }
     }
 
@@ -456,6 +461,10 @@ mod tests {
             "http://alice.example:8081/ilp/callbacks",
             "http://alice.example/ilp/callbacks",
             "http://evil.example:8080/ilp/callbacks",
+            "http://alice.example:8080/ilp/callbacks/../admin",
+            "http://alice.example:8080/ilp/callbacks/%2e%2e/admin",
+            "http://alice.example:8080/ilp/callbacks/.%2E/admin",
+            "http://alice.example:8080/ilp/callbacks/./x",
         ] {
             assert_eq!(target(&alice, refused), None, "{refused}");
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use bytes::BytesMut;
 use http::header::{HeaderName, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full, Limited};
@@ -14,21 +15,26 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use ilp_core::{reject, AccountId, Clock, IlpResult, PacketHandler, Request, SystemClock};
-use ilp_packet::{Address, ErrorCode, Packet, Reject, Timestamp};
+use ilp_packet::{Address, ErrorCode, Packet, Prepare, Reject, Timestamp, MAX_PACKET_LEN};
 use tracing::debug;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::callback::{
     Callbacks, RegisterError, Waiting, CALLBACK_URL, PREFER, REQUEST_ID, RESPOND_ASYNC,
 };
 
-/// The largest response body accepted, in bytes (as interledger-rs): a Fulfill or a Reject is
-/// at most about 32 KiB. A longer body is refused with `T00` without being read to the end.
-pub const MAX_RESPONSE_LEN: usize = 40_000;
+/// The largest response body accepted, in bytes: the largest Fulfill or Reject
+/// ([`ilp_packet::MAX_PACKET_LEN`], 41 997 bytes: a Reject with a 1 023-byte `triggeredBy`, an
+/// 8 191-byte message and 32 767 bytes of data). A longer body is refused with `T00` without
+/// being read to the end.
+pub const MAX_RESPONSE_LEN: usize = MAX_PACKET_LEN;
 
 const OCTET_STREAM: &str = "application/octet-stream";
 
-/// A static bearer token. `Debug` prints `BearerToken(<redacted>)`; the client never logs it.
-#[derive(Clone)]
+/// A static bearer token. `Debug` prints `BearerToken(<redacted>)`; the client never logs it;
+/// its bytes are zeroed when it is dropped (and those of the `Authorization` value a client
+/// builds from it, when the client is dropped).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct BearerToken(String);
 
 impl BearerToken {
@@ -52,7 +58,9 @@ impl fmt::Debug for BearerToken {
 }
 
 /// Makes the token of each outgoing request at the given time (for example a JWT minter;
-/// closures `Fn(Timestamp) -> String` implement it). The token is never logged.
+/// closures `Fn(Timestamp) -> String` implement it). The token is never logged, and the
+/// client zeroes the returned `String` and the header value it makes from it once the request
+/// is sent.
 pub trait TokenSource: Send + Sync {
     /// The token to send now.
     fn token(&self, now: Timestamp) -> String;
@@ -113,12 +121,29 @@ impl OutgoingAuth {
     }
 }
 
-/// Settings of an [`HttpClient`]. Pub fields and by-value `with_*` setters.
+/// Settings of an [`HttpClient`]. Made by [`ClientConfig::new`], which checks the URL; pub
+/// fields and by-value `with_*` setters. `Debug` shows no secret.
+///
+/// ```
+/// use ilp_http::{ClientConfig, ClientConfigError, OutgoingAuth};
+/// use ilp_packet::Address;
+///
+/// let me = Address::from_static("example.alice");
+/// let config = ClientConfig::new("http://127.0.0.1:7770/accounts/alice/ilp", me.clone())?
+///     .with_auth(OutgoingAuth::bearer("secret-token"));
+/// assert!(!format!("{config:?}").contains("secret-token"));
+///
+/// // A port that does not fit in 16 bits is refused, never read as the default port 80.
+/// let bad = ClientConfig::new("http://127.0.0.1:99999/x", me).unwrap_err();
+/// assert_eq!(bad, ClientConfigError::InvalidPort { url: "peer URL", port: "99999".into() });
+/// # Ok::<(), ClientConfigError>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
-    /// The peer's ILP-over-HTTP endpoint, an `http://` URL (e.g.
-    /// `http://peer.example:7770/accounts/alice/ilp`).
+    /// The peer's ILP-over-HTTP endpoint, an `http://` URL (or `https://` with the `rustls`
+    /// feature), e.g. `http://peer.example:7770/accounts/alice/ilp`. Checked again by
+    /// [`HttpClient::new`] when changed after [`ClientConfig::new`].
     pub url: Uri,
     /// This node's address: the `triggeredBy` of the Rejects the client makes.
     pub node_address: Address,
@@ -174,11 +199,31 @@ impl AsyncCaller {
 }
 
 impl ClientConfig {
-    /// A configuration for `url`, Rejects triggered by `node_address`, and defaults for the
-    /// rest.
-    #[must_use]
-    pub fn new(url: Uri, node_address: Address) -> Self {
-        Self {
+    /// A configuration for `url` (a `&str`, a `String` or a parsed [`Uri`]), Rejects
+    /// triggered by `node_address`, and defaults for the rest.
+    ///
+    /// # Errors
+    ///
+    /// When `url` does not parse ([`ClientConfigError::InvalidUrl`]), is relative
+    /// ([`RelativeUrl`](ClientConfigError::RelativeUrl)), is not `http://` (or `https://`
+    /// with the `rustls` feature: [`UnsupportedScheme`](ClientConfigError::UnsupportedScheme)),
+    /// has an invalid host ([`InvalidHost`](ClientConfigError::InvalidHost)) or port
+    /// ([`InvalidPort`](ClientConfigError::InvalidPort): empty, `0`, or over 65535; a port is
+    /// never replaced by the scheme's default), or carries `user:password@`
+    /// ([`CredentialsInUrl`](ClientConfigError::CredentialsInUrl)). Each error names the part.
+    pub fn new<U>(url: U, node_address: Address) -> Result<Self, ClientConfigError>
+    where
+        U: TryInto<Uri>,
+        U::Error: Into<http::Error>,
+    {
+        let url = url
+            .try_into()
+            .map_err(|error| ClientConfigError::InvalidUrl {
+                url: PEER_URL,
+                reason: error.into().to_string(),
+            })?;
+        check_peer_url(&url)?;
+        Ok(Self {
             url,
             node_address,
             auth: OutgoingAuth::None,
@@ -189,7 +234,7 @@ impl ClientConfig {
             asynchronous: None,
             #[cfg(feature = "rustls")]
             tls: None,
-        }
+        })
     }
 
     /// Sets [`tls`](Self::tls) (feature `rustls`).
@@ -243,21 +288,88 @@ impl ClientConfig {
     }
 }
 
-/// Why a configuration was refused by [`HttpClient::new`].
+/// The name of the peer's URL in [`ClientConfigError`]s.
+const PEER_URL: &str = "peer URL";
+/// The name of the asynchronous mode's callback URL in [`ClientConfigError`]s.
+pub(crate) const CALLBACK_URL_NAME: &str = "callback URL";
+
+fn check_peer_url(url: &Uri) -> Result<(), ClientConfigError> {
+    crate::url::check(url, PEER_URL, cfg!(feature = "rustls"))
+}
+
+/// Why a configuration was refused by [`ClientConfig::new`] or [`HttpClient::new`]. Each URL
+/// error names the URL (`url`: `"peer URL"` or `"callback URL"`) and the part at fault; none
+/// contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientConfigError {
-    /// The URL is not `http://` (or, with the `rustls` feature, `https://`) with a host.
-    #[error("unsupported peer URL (an http:// or, with the rustls feature, https:// URL with a host is required)")]
-    UnsupportedUrl,
+    /// The URL text is not a URI (`reason` says why). Remedy: give an absolute URL such as
+    /// `http://peer.example:7770/accounts/alice/ilp`.
+    #[error("{url} is not a valid URL: {reason}")]
+    InvalidUrl {
+        /// Which URL.
+        url: &'static str,
+        /// The parser's message.
+        reason: String,
+    },
+    /// The URL has no scheme or no host. Remedy: give an absolute URL, with `http://` and a
+    /// host.
+    #[error("{url} must be absolute, with a scheme and a host")]
+    RelativeUrl {
+        /// Which URL.
+        url: &'static str,
+    },
+    /// The scheme is not `http` (or `https`: for the peer URL, only with the `rustls`
+    /// feature). Remedy: use `http://`, or enable `rustls` for `https://`.
+    #[error(
+        "{url} has the unsupported scheme `{scheme}` (http, or https with the rustls feature)"
+    )]
+    UnsupportedScheme {
+        /// Which URL.
+        url: &'static str,
+        /// The scheme given.
+        scheme: String,
+    },
+    /// The host is not a DNS name (letters, digits, `-`, `_` in non-empty labels), a dotted
+    /// IPv4 address or a bracketed IPv6 address. Remedy: fix the host.
+    #[error("{url} has an invalid host `{host}`")]
+    InvalidHost {
+        /// Which URL.
+        url: &'static str,
+        /// The host given.
+        host: String,
+    },
+    /// The port is empty, `0` or over 65535 (a connector would silently use the scheme's
+    /// default port instead, sending the credentials there). Remedy: give a port from 1 to
+    /// 65535, or none for the scheme's default.
+    #[error("{url} has an invalid port `{port}` (1 to 65535, or none for the default)")]
+    InvalidPort {
+        /// Which URL.
+        url: &'static str,
+        /// The port text given.
+        port: String,
+    },
+    /// The URL carries `user:password@` (which would not be sent). Remedy: remove it and set
+    /// [`ClientConfig::auth`] (or the callback route's auth).
+    #[error("{url} carries credentials (user:password@); set them as the auth instead")]
+    CredentialsInUrl {
+        /// Which URL.
+        url: &'static str,
+    },
+    /// A callback URL has a `.` or `..` path segment, literal or percent-encoded (`%2e`),
+    /// which the server may resolve to a path outside the one allowed. Remedy: give the path
+    /// without dot segments.
+    #[error("{url} has a `.` or `..` path segment")]
+    DotSegment {
+        /// Which URL.
+        url: &'static str,
+    },
     /// The bearer token cannot be an HTTP header value (the message does not contain it).
+    /// Remedy: a token of visible ASCII characters.
     #[error("bearer token is not a valid HTTP header value")]
     InvalidToken,
-    /// The asynchronous mode's callback URL is not an absolute `http://` or `https://` URL.
-    #[error("the callback URL must be an absolute http:// or https:// URL")]
-    InvalidCallbackUrl,
     /// The TLS settings are unusable: the crypto provider supports no safe protocol version
-    /// (feature `rustls`).
+    /// (feature `rustls`). Remedy: install a crypto provider with TLS 1.2 or 1.3.
     #[error("TLS settings unusable: {0}")]
     Tls(String),
 }
@@ -362,19 +474,22 @@ pub fn failure_reject(failure: SendFailure, node: &Address) -> Reject {
 /// the request is dropped and the answer is `R00`. An already expired Prepare is rejected with
 /// `R00` without a request.
 ///
-/// ```no_run
-/// use ilp_core::{PacketHandler, Principal, Request};
-/// use ilp_http::{ClientConfig, HttpClient, OutgoingAuth};
-/// use ilp_packet::Address;
+/// Send with [`send`](Self::send), as with `ilp_btp::ws::BtpClient::send`; as a
+/// [`PacketHandler`], `handle` sends the request's Prepare (its `from` is not used: the peer
+/// knows this node by the credentials).
 ///
-/// # async fn f(request: Request) -> Result<(), Box<dyn std::error::Error>> {
+/// ```no_run
+/// use ilp_http::{ClientConfig, HttpClient, OutgoingAuth};
+/// use ilp_packet::{Address, Prepare};
+///
+/// # async fn f(prepare: Prepare) -> Result<(), Box<dyn std::error::Error>> {
 /// let config = ClientConfig::new(
-///     "http://127.0.0.1:7770/accounts/alice/ilp".parse()?,
+///     "http://127.0.0.1:7770/accounts/alice/ilp",
 ///     Address::from_static("example.alice"),
-/// )
+/// )?
 /// .with_auth(OutgoingAuth::bearer("secret-token"));
 /// let client = HttpClient::new(config)?;
-/// let result = client.handle(request).await; // Ok(Fulfill) or Err(Reject)
+/// let result = client.send(prepare).await; // Ok(Fulfill) or Err(Reject)
 /// # drop(result); Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -401,7 +516,7 @@ struct Async {
 /// The auth with the static header prepared once.
 pub(crate) enum Auth {
     None,
-    Static(HeaderValue),
+    Static(SecretHeader),
     Jwt {
         minter: Arc<dyn TokenSource>,
         omit_bearer: bool,
@@ -412,12 +527,10 @@ impl Auth {
     pub(crate) fn new(auth: OutgoingAuth) -> Result<Self, ClientConfigError> {
         Ok(match auth {
             OutgoingAuth::None => Self::None,
-            OutgoingAuth::Bearer(token) => {
-                let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose()))
-                    .map_err(|_| ClientConfigError::InvalidToken)?;
-                value.set_sensitive(true);
-                Self::Static(value)
-            }
+            OutgoingAuth::Bearer(token) => Self::Static(
+                SecretHeader::new(b"Bearer ", token.expose())
+                    .ok_or(ClientConfigError::InvalidToken)?,
+            ),
             OutgoingAuth::Jwt {
                 minter,
                 omit_bearer,
@@ -428,28 +541,69 @@ impl Auth {
         })
     }
 
-    /// The `Authorization` header to send now (`now` is read only for minted tokens).
-    pub(crate) fn header(&self, now: impl FnOnce() -> Timestamp) -> Option<HeaderValue> {
+    /// The `Authorization` header to send now (`now` is read only for minted tokens), and,
+    /// for a minted one, its owner: keep it until the request is sent, and its bytes are
+    /// zeroed when it is dropped.
+    pub(crate) fn header(
+        &self,
+        now: impl FnOnce() -> Timestamp,
+    ) -> Option<(HeaderValue, Option<SecretHeader>)> {
         match self {
             Self::None => None,
-            Self::Static(value) => Some(value.clone()),
+            Self::Static(secret) => Some((secret.value.clone(), None)),
             Self::Jwt {
                 minter,
                 omit_bearer,
             } => {
-                let token = minter.token(now());
-                let text = if *omit_bearer {
-                    token
-                } else {
-                    format!("Bearer {token}")
-                };
+                let token = Zeroizing::new(minter.token(now()));
+                let prefix: &[u8] = if *omit_bearer { b"" } else { b"Bearer " };
                 // A JWT is base64url and dots: always a valid header value.
-                let mut value = HeaderValue::try_from(text).ok()?;
-                value.set_sensitive(true);
-                Some(value)
+                let secret = SecretHeader::new(prefix, &token)?;
+                Some((secret.value.clone(), Some(secret)))
             }
         }
     }
+}
+
+/// A sensitive header value whose bytes are zeroed on drop when no other copy is left (the
+/// copies given to hyper are dropped once the request is written). Bytes that hyper copied
+/// into its own write buffers are beyond its reach.
+pub(crate) struct SecretHeader {
+    value: HeaderValue,
+    bytes: Bytes,
+}
+
+impl SecretHeader {
+    /// `prefix` then `secret`, as one header value; `None` if not a valid header value.
+    fn new(prefix: &[u8], secret: &str) -> Option<Self> {
+        let mut buf = BytesMut::with_capacity(prefix.len() + secret.len());
+        buf.extend_from_slice(prefix);
+        buf.extend_from_slice(secret.as_bytes());
+        let bytes = buf.freeze();
+        // Shares `bytes`, no copy.
+        let Ok(mut value) = HeaderValue::from_maybe_shared(bytes.clone()) else {
+            wipe(bytes);
+            return None;
+        };
+        value.set_sensitive(true);
+        Some(Self { value, bytes })
+    }
+}
+
+impl Drop for SecretHeader {
+    fn drop(&mut self) {
+        // Our own copy of the bytes goes first, so that `bytes` may be the last.
+        self.value = HeaderValue::from_static("");
+        wipe(std::mem::take(&mut self.bytes));
+    }
+}
+
+/// Zeroes `bytes` when it is the last handle on its buffer; gives the zeroed buffer back
+/// (for tests), or `None` when another handle still shares it.
+pub(crate) fn wipe(bytes: Bytes) -> Option<BytesMut> {
+    let mut buf = bytes.try_into_mut().ok()?;
+    buf[..].zeroize();
+    Some(buf)
 }
 
 impl fmt::Debug for OutgoingAuth {
@@ -574,25 +728,33 @@ impl HttpClient<SystemClock> {
 
 impl<C: Clock> HttpClient<C> {
     /// A client reading the time (for expiries and JWTs) from `clock`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ClientConfig::new`], for the peer URL and the asynchronous mode's callback URL
+    /// (which may also be `https://` without the `rustls` feature, and must not have a `.` or
+    /// `..` segment); [`ClientConfigError::InvalidToken`] for a bearer token that is not a
+    /// header value; [`ClientConfigError::Tls`] for unusable TLS settings.
     pub fn with_clock(config: ClientConfig, clock: C) -> Result<Self, ClientConfigError> {
-        let scheme_ok = config.url.scheme() == Some(&http::uri::Scheme::HTTP)
-            || (cfg!(feature = "rustls") && config.url.scheme() == Some(&http::uri::Scheme::HTTPS));
-        if !scheme_ok || config.url.host().is_none() {
-            return Err(ClientConfigError::UnsupportedUrl);
-        }
+        check_peer_url(&config.url)?;
         let auth = Auth::new(config.auth)?;
         let asynchronous = match config.asynchronous {
             None => None,
             Some(caller) => {
                 let url = &caller.callback_url;
-                let scheme_ok = url.scheme() == Some(&http::uri::Scheme::HTTP)
-                    || url.scheme() == Some(&http::uri::Scheme::HTTPS);
-                if !scheme_ok || url.host().is_none() {
-                    return Err(ClientConfigError::InvalidCallbackUrl);
+                crate::url::check(url, CALLBACK_URL_NAME, true)?;
+                if crate::url::has_dot_segment(url) {
+                    return Err(ClientConfigError::DotSegment {
+                        url: CALLBACK_URL_NAME,
+                    });
                 }
                 Some(Async {
-                    callback_url: HeaderValue::try_from(url.to_string())
-                        .map_err(|_| ClientConfigError::InvalidCallbackUrl)?,
+                    callback_url: HeaderValue::try_from(url.to_string()).map_err(|error| {
+                        ClientConfigError::InvalidUrl {
+                            url: CALLBACK_URL_NAME,
+                            reason: error.to_string(),
+                        }
+                    })?,
                     callbacks: caller.callbacks,
                     peer_account: caller.peer_account,
                 })
@@ -625,12 +787,12 @@ impl<C: Clock> HttpClient<C> {
         body: Bytes,
         waiting: Option<Waiting>,
     ) -> Result<IlpResult, SendFailure> {
-        // No allocation for the headers: an iterator over at most four.
-        let authorization = self
-            .inner
-            .auth
-            .header(|| self.inner.clock.now())
-            .map(|value| (AUTHORIZATION, value));
+        // No allocation for the headers: an iterator over at most four. `_secret` keeps a
+        // minted token's bytes until the request is sent, then zeroes them.
+        let (authorization, _secret) = match self.inner.auth.header(|| self.inner.clock.now()) {
+            Some((value, secret)) => (Some((AUTHORIZATION, value)), secret),
+            None => (None, None),
+        };
         let asynchronous = match (&waiting, &self.inner.asynchronous) {
             (Some(waiting), Some(caller)) => Some([
                 (
@@ -699,11 +861,13 @@ impl<C: Clock> HttpClient<C> {
     }
 }
 
-#[async_trait]
-impl<C: Clock + 'static> PacketHandler for HttpClient<C> {
-    async fn handle(&self, request: Request) -> IlpResult {
+impl<C: Clock> HttpClient<C> {
+    /// Sends a Prepare to the peer and waits for the answer: the peer's Fulfill or Reject,
+    /// or a Reject from [`ClientConfig::node_address`] as [`failure_reject`] says (`R00` when
+    /// the Prepare expires first, `T01` when the peer cannot be reached, ...).
+    pub async fn send(&self, prepare: Prepare) -> IlpResult {
         let now = self.inner.clock.now();
-        let expires_at = request.prepare.expires_at();
+        let expires_at = prepare.expires_at();
         let node = &self.inner.node_address;
         if expires_at <= now {
             return Err(failure_reject(SendFailure::Expired, node));
@@ -719,11 +883,73 @@ impl<C: Clock + 'static> PacketHandler for HttpClient<C> {
         };
         let left = expires_at.saturating_duration_since(now);
         // The Prepare's own bytes, shared, not re-encoded.
-        let body = request.prepare.into_bytes();
+        let body = prepare.into_bytes();
         match tokio::time::timeout(left, self.exchange(body, waiting)).await {
             Ok(Ok(result)) => result,
             Ok(Err(failure)) => Err(failure_reject(failure, node)),
             Err(_elapsed) => Err(failure_reject(SendFailure::Expired, node)),
+        }
+    }
+}
+
+/// Sends the request's Prepare with [`HttpClient::send`]; `from` is not used.
+#[async_trait]
+impl<C: Clock + 'static> PacketHandler for HttpClient<C> {
+    async fn handle(&self, request: Request) -> IlpResult {
+        self.send(request.prepare).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_headers_are_zeroed_when_the_last_copy_goes() {
+        let secret = SecretHeader::new(b"Bearer ", "abc").unwrap();
+        assert_eq!(secret.value, "Bearer abc");
+        assert!(secret.value.is_sensitive());
+        // Another copy alive: not wiped (it would be freed by its owner).
+        let copy = secret.bytes.clone();
+        assert!(wipe(secret.bytes.clone()).is_none());
+        drop(secret);
+        let wiped = wipe(copy).expect("last copy");
+        assert_eq!(&wiped[..], &[0u8; 10]);
+        assert!(SecretHeader::new(b"Bearer ", "line\nbreak").is_none());
+    }
+
+    #[test]
+    fn bearer_tokens_zero_themselves() {
+        fn zeroed_on_drop<T: ZeroizeOnDrop>() {}
+        zeroed_on_drop::<BearerToken>();
+        let mut token = BearerToken::new("s3cret");
+        token.zeroize();
+        assert_eq!(token.expose(), "");
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let config =
+            ClientConfig::new("http://peer.example/ilp", Address::from_static("example.a"))
+                .unwrap()
+                .with_auth(OutgoingAuth::bearer("s3cret-token"));
+        let jwt = OutgoingAuth::jwt(|_now: Timestamp| "s3cret-jwt".to_owned());
+        let client = HttpClient::new(config.clone()).unwrap();
+        for text in [
+            format!("{config:?}"),
+            format!("{jwt:?}"),
+            format!("{client:?}"),
+            format!("{:?}", BearerToken::new("s3cret-token")),
+            format!(
+                "{:?}",
+                crate::CallbackRoutes::new().allow(
+                    "a".parse().unwrap(),
+                    "http://a.example/cb".parse().unwrap(),
+                    OutgoingAuth::bearer("s3cret-token"),
+                )
+            ),
+        ] {
+            assert!(!text.contains("s3cret"), "{text}");
         }
     }
 }

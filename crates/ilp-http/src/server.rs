@@ -217,17 +217,19 @@ impl Endpoint {
     ) -> Result<Principal, Refusal> {
         let path_account =
             match_path(&self.inner.config.path, parts.uri.path()).ok_or(Refusal::NotFound)?;
-        self.admit_on(path_account, parts, source).await
+        let max_len = self.inner.config.max_body_len;
+        self.admit_on(path_account, max_len, parts, source).await
     }
 
-    /// [`admit`](Self::admit) on a path already matched, naming `path_account`.
+    /// [`admit`](Self::admit) on a path already matched, naming `path_account`, for a body
+    /// of at most `max_len` bytes.
     pub(crate) async fn admit_on(
         &self,
         path_account: Option<&str>,
+        max_len: usize,
         parts: &http::request::Parts,
         source: Option<IpAddr>,
     ) -> Result<Principal, Refusal> {
-        let config = &self.inner.config;
         if parts.method != Method::POST {
             return Err(Refusal::MethodNotAllowed);
         }
@@ -238,7 +240,7 @@ impl Endpoint {
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .ok_or(Refusal::BadRequest)?;
-            if len > config.max_body_len as u64 {
+            if len > max_len as u64 {
                 return Err(Refusal::PayloadTooLarge);
             }
         }

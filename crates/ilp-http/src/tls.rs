@@ -34,9 +34,9 @@ fn provider() -> Arc<CryptoProvider> {
 /// # let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?.cert;
 /// roots.add(cert.der().clone())?; // the server's self-signed certificate, or a private CA
 /// let config = ClientConfig::new(
-///     "https://localhost:7770/accounts/alice/ilp".parse()?,
+///     "https://localhost:7770/accounts/alice/ilp",
 ///     Address::from_static("example.alice"),
-/// )
+/// )?
 /// .with_tls(tls_client_config(roots)?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -1,5 +1,6 @@
 //! The asynchronous mode: the callee (202, reply POSTed to the callback, retries, limits), the
 //! caller (callback endpoint, matching by Request-Id, R00 at expiry) and both ends together.
+#![cfg(feature = "tokio")]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -462,6 +463,134 @@ async fn a_request_id_in_progress_is_handled_once() {
 }
 
 #[tokio::test]
+async fn an_answered_request_id_gets_the_same_outcome_and_is_not_handled_again() {
+    let mut sink = sink(vec![], Duration::ZERO).await;
+    let gate = Gate::default();
+    let callee = callee(gate.clone(), Some(fast_retries(sink.addr))).await;
+    let url = sink.callback_url();
+    // A Fulfill and a Reject (wrong condition), each POSTed to the callback once.
+    let fulfilled = (new_id(), prepare());
+    let wrong = PrepareBuilder {
+        amount: 10,
+        expires_at: Timestamp::now()
+            .checked_add(Duration::from_secs(10))
+            .unwrap(),
+        execution_condition: test_condition(b"not the data"),
+        destination: &Address::from_static("example.callee.bob"),
+        data: b"hello",
+    }
+    .build()
+    .unwrap();
+    let rejected = (new_id(), wrong);
+    let mut replies = Vec::new();
+    for (id, prepare) in [&fulfilled, &rejected] {
+        expect_202(&callee, &sink, id, prepare.clone().into_bytes()).await;
+        let seen = sink.next().await;
+        assert_eq!(seen.headers["request-id"], id.as_str());
+        replies.push(seen.body);
+    }
+    assert_eq!(replies[0], fulfill().into_bytes());
+    assert_eq!(
+        reject_of(replies[1].clone()).code(),
+        ErrorCode::F05_WRONG_CONDITION
+    );
+    // Retried once the replies are out: answered at once with the same outcome (a
+    // synchronous 200, which RFC 7240 allows), neither handled nor POSTed again.
+    for ((id, prepare), reply) in [&fulfilled, &rejected].into_iter().zip(&replies) {
+        let (status, body) =
+            post_async(&callee, Some(&url), Some(id), prepare.clone().into_bytes()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&body, reply);
+    }
+    assert_eq!(sink.count_within(Duration::from_millis(300)).await, 0);
+    assert_eq!(gate.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn an_answered_request_id_is_forgotten_at_the_prepare_expiry() {
+    let mut sink = sink(vec![], Duration::ZERO).await;
+    let gate = Gate::default();
+    let callee = callee(gate.clone(), Some(fast_retries(sink.addr))).await;
+    let id = new_id();
+    expect_202(
+        &callee,
+        &sink,
+        &id,
+        prepare_expiring_in(400, b"hello").into_bytes(),
+    )
+    .await;
+    sink.next().await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // A new Prepare under the old id, after the first one expired: a new request.
+    expect_202(&callee, &sink, &id, prepare().into_bytes()).await;
+    assert_eq!(sink.next().await.body, fulfill().into_bytes());
+    assert_eq!(gate.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn answered_request_ids_are_bounded_forgetting_the_soonest_to_expire() {
+    let mut sink = sink(vec![], Duration::ZERO).await;
+    let gate = Gate::default();
+    let config = fast_retries(sink.addr).with_max_answered(1);
+    let callee = callee(gate.clone(), Some(config)).await;
+    let (soon, late) = (new_id(), new_id());
+    expect_202(
+        &callee,
+        &sink,
+        &soon,
+        prepare_expiring_in(5_000, b"hello").into_bytes(),
+    )
+    .await;
+    sink.next().await;
+    expect_202(&callee, &sink, &late, prepare().into_bytes()).await;
+    sink.next().await;
+    // `late` is remembered; `soon` was forgotten to make room, and is handled again.
+    let (status, _) = post_async(
+        &callee,
+        Some(&sink.callback_url()),
+        Some(&late),
+        prepare().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    expect_202(&callee, &sink, &soon, prepare().into_bytes()).await;
+    sink.next().await;
+    assert_eq!(gate.calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn callback_urls_with_dot_segments_are_refused() {
+    let mut sink = sink(vec![], Duration::ZERO).await;
+    let gate = Gate::default();
+    let callee = callee(gate.clone(), Some(fast_retries(sink.addr))).await;
+    for path in [
+        "/callbacks/../admin",
+        "/callbacks/./alice",
+        "/callbacks/alice/..",
+        "/callbacks/%2e%2e/admin",
+        "/callbacks/%2E%2E/admin",
+        "/callbacks/.%2e/admin",
+        "/callbacks/%2e./admin",
+        "/callbacks/%2e/alice",
+        "/callbacks/x/%2e%2E",
+    ] {
+        let url = format!("http://{}{path}", sink.addr);
+        let (status, body) =
+            post_async(&callee, Some(&url), Some(&new_id()), prepare().into_bytes()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        let reject = reject_of(body);
+        assert_eq!(reject.code(), ErrorCode::F00_BAD_REQUEST, "{path}");
+        assert!(
+            reject.message().contains("Callback-Url"),
+            "{path}: {}",
+            reject.message()
+        );
+    }
+    assert_eq!(sink.count_within(Duration::from_millis(200)).await, 0);
+    assert_eq!(gate.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn too_many_requests_in_progress_is_503() {
     let sink = sink(vec![], Duration::ZERO).await;
     let (gate, _release) = Gate::blocked();
@@ -514,16 +643,14 @@ async fn caller(callee_url: String, callbacks: Callbacks) -> Caller {
         .await
         .unwrap();
     let callback_url = format!("http://{}/callbacks/bob", server.local_addr());
-    let config = ClientConfig::new(
-        callee_url.parse().unwrap(),
-        Address::from_static("example.caller"),
-    )
-    .with_auth(OutgoingAuth::bearer("token-for-the-callee"))
-    .with_async(AsyncCaller::new(
-        callback_url.parse().unwrap(),
-        callbacks.clone(),
-        "bob".parse().unwrap(),
-    ));
+    let config = ClientConfig::new(callee_url, Address::from_static("example.caller"))
+        .unwrap()
+        .with_auth(OutgoingAuth::bearer("token-for-the-callee"))
+        .with_async(AsyncCaller::new(
+            callback_url.parse().unwrap(),
+            callbacks.clone(),
+            "bob".parse().unwrap(),
+        ));
     Caller {
         server,
         client: HttpClient::new(config).unwrap(),
@@ -651,16 +778,14 @@ async fn caller_takes_a_synchronous_answer_from_a_peer_without_the_async_mode() 
     let callbacks = Callbacks::default();
     let mut caller = caller(callee.url(), callbacks).await;
     // The caller needs the callee's token: rebuild its client with it.
-    let config = ClientConfig::new(
-        callee.url().parse().unwrap(),
-        Address::from_static("example.caller"),
-    )
-    .with_auth(OutgoingAuth::bearer(callee.token.clone()))
-    .with_async(AsyncCaller::new(
-        caller.callback_url().parse().unwrap(),
-        caller.callbacks.clone(),
-        "bob".parse().unwrap(),
-    ));
+    let config = ClientConfig::new(callee.url(), Address::from_static("example.caller"))
+        .unwrap()
+        .with_auth(OutgoingAuth::bearer(callee.token.clone()))
+        .with_async(AsyncCaller::new(
+            caller.callback_url().parse().unwrap(),
+            caller.callbacks.clone(),
+            "bob".parse().unwrap(),
+        ));
     caller.client = HttpClient::new(config).unwrap();
     let result = caller.client.handle(ilp_request(prepare())).await;
     assert_eq!(result.unwrap().into_bytes(), fulfill().into_bytes());
@@ -724,11 +849,10 @@ async fn end_to_end_both_ours_under_load() {
         .unwrap();
 
     let config = ClientConfig::new(
-        format!("http://{}/accounts/a/ilp", b_server.local_addr())
-            .parse()
-            .unwrap(),
+        format!("http://{}/accounts/a/ilp", b_server.local_addr()),
         Address::from_static("example.a"),
     )
+    .unwrap()
     .with_auth(OutgoingAuth::bearer(b_tokens[0].clone()))
     .with_async(AsyncCaller::new(
         callback_url.parse().unwrap(),

@@ -147,7 +147,7 @@ fn url(addr: SocketAddr) -> http::Uri {
 }
 
 fn client(url: http::Uri, auth: OutgoingAuth) -> HttpClient {
-    HttpClient::new(ClientConfig::new(url, node()).with_auth(auth)).unwrap()
+    HttpClient::new(ClientConfig::new(url, node()).unwrap().with_auth(auth)).unwrap()
 }
 
 fn assert_reject(result: &IlpResult, code: ErrorCode) -> Reject {
@@ -237,8 +237,11 @@ async fn already_expired_prepare_is_r00_without_a_request() {
     let clock = ilp_core::ManualClock::new(Timestamp::now());
     let prepare = prepare_expiring_in(1_000);
     clock.advance(Duration::from_secs(2));
-    let client =
-        HttpClient::with_clock(ClientConfig::new(server.url.clone(), node()), clock).unwrap();
+    let client = HttpClient::with_clock(
+        ClientConfig::new(server.url.clone(), node()).unwrap(),
+        clock,
+    )
+    .unwrap();
     let result = client.handle(request(prepare)).await;
     assert_own_reject(&result, ErrorCode::R00_TRANSFER_TIMED_OUT);
     assert!(server.seen.try_recv().is_err());
@@ -444,9 +447,12 @@ async fn http2_prior_knowledge_multiplexes_on_one_connection() {
         Duration::from_millis(50),
     )
     .await;
-    let client =
-        HttpClient::new(ClientConfig::new(server.url.clone(), node()).with_http2_only(true))
-            .unwrap();
+    let client = HttpClient::new(
+        ClientConfig::new(server.url.clone(), node())
+            .unwrap()
+            .with_http2_only(true),
+    )
+    .unwrap();
     // The first request opens the connection; the next ones share it, concurrently.
     assert_eq!(
         client.handle(request(prepare())).await,
@@ -460,29 +466,143 @@ async fn http2_prior_knowledge_multiplexes_on_one_connection() {
 
 #[test]
 fn unsupported_urls_and_bad_tokens_are_refused() {
+    use ilp_http::ClientConfigError as E;
     // https:// needs the `rustls` feature (tests/tls.rs).
-    let https = ClientConfig::new("https://peer.example/ilp".parse().unwrap(), node());
+    let https = ClientConfig::new("https://peer.example/ilp", node());
     if cfg!(feature = "rustls") {
-        assert!(HttpClient::new(https).is_ok());
+        assert!(HttpClient::new(https.unwrap()).is_ok());
     } else {
         assert_eq!(
-            HttpClient::new(https).unwrap_err(),
-            ilp_http::ClientConfigError::UnsupportedUrl
+            https.unwrap_err(),
+            E::UnsupportedScheme {
+                url: "peer URL",
+                scheme: "https".into()
+            }
         );
     }
-    for url in ["ftp://peer.example/ilp", "/relative/ilp"] {
-        let config = ClientConfig::new(url.parse().unwrap(), node());
-        assert_eq!(
-            HttpClient::new(config).unwrap_err(),
-            ilp_http::ClientConfigError::UnsupportedUrl
-        );
-    }
-    let bad = ClientConfig::new("http://peer.example/ilp".parse().unwrap(), node())
-        .with_auth(OutgoingAuth::bearer("line\nbreak"));
+    let new = |url: &str| ClientConfig::new(url, node()).map(|_| ());
+    let peer = "peer URL";
     assert_eq!(
-        HttpClient::new(bad).unwrap_err(),
-        ilp_http::ClientConfigError::InvalidToken
+        new("ftp://peer.example/ilp"),
+        Err(E::UnsupportedScheme {
+            url: peer,
+            scheme: "ftp".into()
+        })
     );
+    assert_eq!(new("/relative/ilp"), Err(E::RelativeUrl { url: peer }));
+    assert_eq!(
+        new("http://user:pw@peer.example/ilp"),
+        Err(E::CredentialsInUrl { url: peer })
+    );
+    assert!(matches!(
+        new("http://peer example/ilp"),
+        Err(E::InvalidUrl {
+            url: "peer URL",
+            ..
+        })
+    ));
+    let bad = ClientConfig::new("http://peer.example/ilp", node())
+        .unwrap()
+        .with_auth(OutgoingAuth::bearer("line\nbreak"));
+    let error = HttpClient::new(bad).unwrap_err();
+    assert_eq!(error, E::InvalidToken);
+    assert!(!error.to_string().contains("line"));
+}
+
+/// Issue 17: `http://127.0.0.1:99999/x` was accepted, and hyper-util's connector, finding no
+/// 16-bit port in it, sent the POST and its bearer token to port 80.
+#[test]
+fn invalid_ports_are_refused_at_construction_and_named() {
+    use ilp_http::ClientConfigError as E;
+    for (url, port) in [
+        ("http://127.0.0.1:99999/x", "99999"),
+        ("http://127.0.0.1:65536/x", "65536"),
+        ("http://127.0.0.1:0/x", "0"),
+        ("http://127.0.0.1:/x", ""),
+        ("http://[::1]:123456/x", "123456"),
+    ] {
+        let error = ClientConfig::new(url, node()).unwrap_err();
+        assert_eq!(
+            error,
+            E::InvalidPort {
+                url: "peer URL",
+                port: port.into()
+            },
+            "{url}"
+        );
+        assert!(error.to_string().contains(&format!("`{port}`")), "{error}");
+    }
+    // The pub field changed after construction is checked again by the client.
+    let mut config = ClientConfig::new("http://127.0.0.1:7770/x", node()).unwrap();
+    config.url = "http://127.0.0.1:99999/x".parse().unwrap();
+    assert_eq!(
+        HttpClient::new(config.with_auth(OutgoingAuth::bearer("secret"))).unwrap_err(),
+        E::InvalidPort {
+            url: "peer URL",
+            port: "99999".into()
+        }
+    );
+}
+
+#[test]
+fn invalid_hosts_are_refused_at_construction_and_named() {
+    use ilp_http::ClientConfigError as E;
+    for (url, host) in [
+        ("http://999.0.0.1:7770/x", "999.0.0.1"),
+        ("http://10.1.2/x", "10.1.2"),
+        ("http://peer..example/x", "peer..example"),
+    ] {
+        assert_eq!(
+            ClientConfig::new(url, node()).map(|_| ()),
+            Err(E::InvalidHost {
+                url: "peer URL",
+                host: host.into()
+            }),
+            "{url}"
+        );
+    }
+    // Percent-encoded hosts do not even parse.
+    assert!(matches!(
+        ClientConfig::new("http://peer%2eexample/x", node()),
+        Err(E::InvalidUrl {
+            url: "peer URL",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn invalid_callback_urls_are_refused_and_named() {
+    use ilp_http::{AsyncCaller, Callbacks, ClientConfigError as E};
+    let with_callback = |callback: &str| {
+        let caller = AsyncCaller::new(
+            callback.parse().unwrap(),
+            Callbacks::default(),
+            "peer".parse().unwrap(),
+        );
+        let config = ClientConfig::new("http://127.0.0.1:7770/x", node()).unwrap();
+        HttpClient::new(config.with_async(caller)).map(|_| ())
+    };
+    let callback = "callback URL";
+    assert_eq!(
+        with_callback("http://me.example:99999/cb"),
+        Err(E::InvalidPort {
+            url: callback,
+            port: "99999".into()
+        })
+    );
+    assert_eq!(
+        with_callback("ftp://me.example/cb"),
+        Err(E::UnsupportedScheme {
+            url: callback,
+            scheme: "ftp".into()
+        })
+    );
+    assert_eq!(
+        with_callback("http://me.example/cb/%2e%2e/admin"),
+        Err(E::DotSegment { url: callback })
+    );
+    assert_eq!(with_callback("http://me.example/cb"), Ok(()));
 }
 
 #[test]

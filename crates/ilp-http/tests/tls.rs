@@ -79,7 +79,8 @@ fn client(server: &HttpServer, token: &str, tls: Option<RootCertStore>, h2: bool
         "https://localhost:{}/accounts/alice/ilp",
         server.local_addr().port()
     );
-    let mut config = ClientConfig::new(url.parse().unwrap(), Address::from_static("example.me"))
+    let mut config = ClientConfig::new(url, Address::from_static("example.me"))
+        .unwrap()
         .with_auth(OutgoingAuth::bearer(token))
         .with_http2_only(h2);
     if let Some(roots) = tls {
@@ -190,7 +191,8 @@ async fn a_plain_connection_to_a_tls_server_is_closed() {
         server.local_addr().port()
     );
     let client = HttpClient::new(
-        ClientConfig::new(url.parse().unwrap(), Address::from_static("example.me"))
+        ClientConfig::new(url, Address::from_static("example.me"))
+            .unwrap()
             .with_auth(OutgoingAuth::bearer(token)),
     )
     .unwrap();

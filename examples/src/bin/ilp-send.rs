@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let me = Address::from_static("private.sender");
 
     let summary = if to.starts_with("http://") {
-        let config = ilp_http::ClientConfig::new(to.parse()?, me);
+        let config = ilp_http::ClientConfig::new(to.as_str(), me)?;
         let client = HttpClient::new(config.with_auth(OutgoingAuth::bearer(token)))?;
         send.run(&client, from, &SystemClock).await
     } else {

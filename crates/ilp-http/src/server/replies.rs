@@ -2,7 +2,7 @@
 //! now, the reply POSTed to the caller's callback later) and the caller's callback endpoint
 //! ([`receive`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -19,7 +19,7 @@ use crate::callback::{
     CallbackPolicy, CallbackTarget, Callbacks, RequestId, CALLBACK_URL, PREFER, REQUEST_ID,
     RESPOND_ASYNC,
 };
-use crate::client::{Auth, Transport, TransportSettings};
+use crate::client::{Auth, Transport, TransportSettings, CALLBACK_URL_NAME};
 use crate::ClientConfigError;
 
 /// Settings of the asynchronous mode on the callee's side
@@ -33,9 +33,18 @@ use crate::ClientConfigError;
 /// - The request must carry a `Request-Id` (a UUID), and its `Callback-Url` (or the one agreed
 ///   out of band when it names none) must be allowed by [`policy`](Self::policy) for the
 ///   authenticated account; else `400` with an `F00` Reject saying which.
+/// - The `Callback-Url` must be an absolute `http://` or `https://` URL with a valid host and
+///   port (see [`ClientConfig::new`](crate::ClientConfig::new)) and no `.` or `..` path
+///   segment, literal or percent-encoded (`%2e`); else `400`.
 /// - A `Request-Id` the account already has in progress is answered `202` again and not
 ///   handled twice. At most [`max_pending`](Self::max_pending) requests are in progress at
 ///   once; more get `503`.
+/// - Once its reply is known, a `Request-Id` is remembered until its Prepare expires: the
+///   account sending it again gets that same Fulfill or Reject at once, as a synchronous
+///   `200` answer (which [RFC 7240] allows), and the Prepare is neither handled again nor its
+///   reply POSTed again. At most [`max_answered`](Self::max_answered) replies of at most
+///   [`max_answered_bytes`](Self::max_answered_bytes) bytes in all are remembered; beyond
+///   either bound the ones whose Prepares expire first are forgotten (a warning is logged).
 /// - The handler gets until the Prepare's expiry; a reply not ready by then is not sent (the
 ///   caller rejects `R00` on its own).
 /// - The reply is POSTed with `Content-Type: application/octet-stream`, the `Request-Id` and
@@ -53,6 +62,12 @@ pub struct AsyncConfig {
     pub policy: Arc<dyn CallbackPolicy>,
     /// The most requests in progress at once (default 10 000).
     pub max_pending: usize,
+    /// The most answered requests remembered until their Prepares expire (default 10 000; 0:
+    /// none, and a repeated `Request-Id` is handled again once answered).
+    pub max_answered: usize,
+    /// The most bytes of replies remembered in all (default 32 MiB; a reply is at most
+    /// [`ilp_packet::MAX_PACKET_LEN`] bytes).
+    pub max_answered_bytes: usize,
     /// How long one attempt to POST a reply may take (default 5 s).
     pub attempt_timeout: Duration,
     /// The wait before the first retry (default 100 ms).
@@ -69,6 +84,8 @@ impl fmt::Debug for AsyncConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncConfig")
             .field("max_pending", &self.max_pending)
+            .field("max_answered", &self.max_answered)
+            .field("max_answered_bytes", &self.max_answered_bytes)
             .field("attempt_timeout", &self.attempt_timeout)
             .field("first_retry", &self.first_retry)
             .field("max_retry_interval", &self.max_retry_interval)
@@ -83,6 +100,8 @@ impl AsyncConfig {
         Self {
             policy: Arc::new(policy),
             max_pending: 10_000,
+            max_answered: 10_000,
+            max_answered_bytes: 32 << 20,
             attempt_timeout: Duration::from_secs(5),
             first_retry: Duration::from_millis(100),
             max_retry_interval: Duration::from_secs(2),
@@ -103,6 +122,20 @@ impl AsyncConfig {
     #[must_use]
     pub const fn with_max_pending(mut self, max_pending: usize) -> Self {
         self.max_pending = max_pending;
+        self
+    }
+
+    /// Sets [`max_answered`](Self::max_answered).
+    #[must_use]
+    pub const fn with_max_answered(mut self, max_answered: usize) -> Self {
+        self.max_answered = max_answered;
+        self
+    }
+
+    /// Sets [`max_answered_bytes`](Self::max_answered_bytes).
+    #[must_use]
+    pub const fn with_max_answered_bytes(mut self, max_answered_bytes: usize) -> Self {
+        self.max_answered_bytes = max_answered_bytes;
         self
     }
 
@@ -148,9 +181,8 @@ pub(crate) fn async_request(headers: &HeaderMap) -> Option<AsyncRequest> {
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.parse::<Uri>().ok())
         .filter(|url| {
-            url.host().is_some()
-                && (url.scheme() == Some(&http::uri::Scheme::HTTP)
-                    || url.scheme() == Some(&http::uri::Scheme::HTTPS))
+            crate::url::check(url, CALLBACK_URL_NAME, true).is_ok()
+                && !crate::url::has_dot_segment(url)
         });
     Some(AsyncRequest {
         bad_callback_url: callback.is_some() && callback_url.is_none(),
@@ -163,13 +195,98 @@ fn request_id(headers: &HeaderMap) -> Option<RequestId> {
     headers.get(REQUEST_ID)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// The callee's state: the reply sender and the requests in progress.
+/// One asynchronous request: the account that sent it and its `Request-Id`.
+type Key = (AccountId, RequestId);
+
+/// The callee's state: the reply sender, the requests in progress and the ones answered.
 pub(crate) struct Replies {
     config: AsyncConfig,
     transport: Transport,
-    in_progress: Mutex<HashSet<(AccountId, RequestId)>>,
+    table: Mutex<Table>,
     /// Notified when the last request in progress ends.
     idle: tokio::sync::Notify,
+}
+
+/// The requests in progress, and the replies remembered until their Prepares expire.
+#[derive(Default)]
+struct Table {
+    in_progress: HashSet<Key>,
+    answered: HashMap<Key, Answered>,
+    /// The keys of `answered` by expiry (then by arrival), soonest first.
+    by_expiry: BTreeMap<(Timestamp, u64), Key>,
+    /// The bytes of the replies in `answered`.
+    answered_bytes: usize,
+    /// The arrival number of the next answered request.
+    next: u64,
+}
+
+struct Answered {
+    reply: Bytes,
+    /// The position in `by_expiry`.
+    at: (Timestamp, u64),
+}
+
+impl Table {
+    /// Forgets the replies whose Prepares expired by `now`.
+    fn purge(&mut self, now: Timestamp) {
+        while let Some(entry) = self.by_expiry.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let key = entry.remove();
+            self.forget(&key);
+        }
+    }
+
+    fn forget(&mut self, key: &Key) {
+        if let Some(answered) = self.answered.remove(key) {
+            self.answered_bytes -= answered.reply.len();
+            self.by_expiry.remove(&answered.at);
+        }
+    }
+
+    /// Remembers `reply` to `key` until `expires_at`, forgetting the replies that expire first
+    /// while over `max` entries or `max_bytes` bytes.
+    fn remember(
+        &mut self,
+        key: Key,
+        reply: Bytes,
+        expires_at: Timestamp,
+        max: usize,
+        max_bytes: usize,
+    ) {
+        if max == 0 {
+            return;
+        }
+        if reply.len() > max_bytes {
+            warn!(
+                max_bytes,
+                "ilp-http: reply too large to be remembered for retries"
+            );
+            return;
+        }
+        let mut forgotten = 0usize;
+        while self.answered.len() >= max || self.answered_bytes + reply.len() > max_bytes {
+            let Some((_, oldest)) = self.by_expiry.pop_first() else {
+                break;
+            };
+            self.forget(&oldest);
+            forgotten += 1;
+        }
+        if forgotten > 0 {
+            warn!(
+                max,
+                max_bytes,
+                forgotten,
+                "ilp-http: too many answered requests remembered, forgot the soonest to expire"
+            );
+        }
+        let at = (expires_at, self.next);
+        self.next += 1;
+        self.answered_bytes += reply.len();
+        self.by_expiry.insert(at, key.clone());
+        self.answered.insert(key, Answered { reply, at });
+    }
 }
 
 impl fmt::Debug for Replies {
@@ -194,15 +311,14 @@ impl Replies {
         Ok(Self {
             transport,
             config,
-            in_progress: Mutex::new(HashSet::new()),
+            table: Mutex::new(Table::default()),
             idle: tokio::sync::Notify::new(),
         })
     }
 
-    fn in_progress(&self) -> std::sync::MutexGuard<'_, HashSet<(AccountId, RequestId)>> {
-        self.in_progress
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        // The table is consistent after every statement: a panic elsewhere cannot break it.
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Answers an asynchronous request: `202` and a task that handles the Prepare and POSTs
@@ -218,7 +334,7 @@ impl Replies {
             debug!("ilp-http: invalid Callback-Url");
             return endpoint.bad_request(
                 ErrorCode::F00_BAD_REQUEST,
-                "Callback-Url must be an absolute http:// or https:// URL",
+                "Callback-Url must be an absolute http:// or https:// URL with a valid host and port and no dot segments",
             );
         }
         let Some(id) = request.request_id else {
@@ -245,19 +361,24 @@ impl Replies {
         };
         let key = (principal.account.clone(), id.clone());
         {
-            let mut in_progress = self.in_progress();
-            if in_progress.contains(&key) {
+            let mut table = self.table();
+            table.purge(SystemClock.now());
+            if let Some(answered) = table.answered.get(&key) {
+                debug!(request_id = %id, "ilp-http: Request-Id already answered, same reply");
+                return super::packet_response(StatusCode::OK, answered.reply.clone());
+            }
+            if table.in_progress.contains(&key) {
                 debug!(request_id = %id, "ilp-http: Request-Id already in progress");
                 return accepted();
             }
-            if in_progress.len() >= self.config.max_pending {
+            if table.in_progress.len() >= self.config.max_pending {
                 warn!(
                     max = self.config.max_pending,
                     "ilp-http: too many asynchronous requests in progress"
                 );
                 return super::Refusal::Unavailable.into_response();
             }
-            in_progress.insert(key.clone());
+            table.in_progress.insert(key.clone());
         }
         let guard = InProgress {
             replies: Arc::clone(self),
@@ -282,10 +403,15 @@ impl Replies {
                     Ok(fulfill) => fulfill.into_bytes(),
                     Err(reject) => reject.into_bytes(),
                 };
-                in_progress
-                    .replies
-                    .send(&target, &id, body, expires_at)
-                    .await;
+                let replies = &in_progress.replies;
+                replies.table().remember(
+                    in_progress.key.clone(),
+                    body.clone(),
+                    expires_at,
+                    replies.config.max_answered,
+                    replies.config.max_answered_bytes,
+                );
+                replies.send(&target, &id, body, expires_at).await;
             }
             .instrument(span),
         );
@@ -294,6 +420,20 @@ impl Replies {
 
     /// POSTs a reply until it is taken (`2xx`), refused (`4xx`) or the Prepare expired.
     async fn send(&self, target: &CallbackTarget, id: &RequestId, body: Bytes, until: Timestamp) {
+        // The policy's URL too: a bad port must not send the credentials to another one.
+        let checked = crate::url::check(&target.url, CALLBACK_URL_NAME, true).and_then(|()| {
+            if crate::url::has_dot_segment(&target.url) {
+                Err(ClientConfigError::DotSegment {
+                    url: CALLBACK_URL_NAME,
+                })
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(error) = checked {
+            warn!(%error, "ilp-http: callback URL refused, reply not sent");
+            return;
+        }
         let auth = match Auth::new(target.auth.clone()) {
             Ok(auth) => auth,
             Err(error) => {
@@ -316,8 +456,11 @@ impl Replies {
                 return;
             }
             let mut headers = vec![(HeaderName::from_static(REQUEST_ID), id_value.clone())];
-            if let Some(value) = auth.header(|| now) {
+            // Kept until the attempt ends: a minted token's bytes are then zeroed.
+            let mut _secret = None;
+            if let Some((value, secret)) = auth.header(|| now) {
                 headers.push((AUTHORIZATION, value));
+                _secret = secret;
             }
             let post = self.transport.post(&target.url, headers, body.clone());
             match tokio::time::timeout(left.min(self.config.attempt_timeout), post).await {
@@ -352,9 +495,9 @@ struct InProgress {
 
 impl Drop for InProgress {
     fn drop(&mut self) {
-        let mut in_progress = self.replies.in_progress();
-        in_progress.remove(&self.key);
-        if in_progress.is_empty() {
+        let mut table = self.replies.table();
+        table.in_progress.remove(&self.key);
+        if table.in_progress.is_empty() {
             self.replies.idle.notify_waiters();
         }
     }
@@ -366,7 +509,7 @@ impl Replies {
     pub(crate) async fn drained(&self) {
         loop {
             let idle = self.idle.notified();
-            if self.in_progress().is_empty() {
+            if self.table().in_progress.is_empty() {
                 return;
             }
             idle.await;

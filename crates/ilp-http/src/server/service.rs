@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::net::{IpAddr, SocketAddr};
 use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -12,9 +13,10 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use ilp_packet::MAX_PACKET_LEN;
 use tokio::time::error::Elapsed;
 use tokio::time::Instant;
-use tracing::{debug, Instrument};
+use tracing::{debug, warn, Instrument};
 
 use super::replies::{self, async_request, AsyncConfig, Replies};
 use super::{match_path, record_status, request_span, Endpoint, Refusal};
@@ -28,8 +30,21 @@ use crate::callback::Callbacks;
 /// [`body_read_timeout`](crate::ServerConfig::body_read_timeout) (slower: `408`), then answers
 /// as [`Endpoint`] does. It never fails: every outcome is a response.
 ///
-/// The client's address (for throttling failed attempts) is a `SocketAddr` request
-/// extension when there is one, else the one set by [`with_source`](Self::with_source).
+/// The client's address, by which the authenticator throttles failed attempts, is taken from
+/// the request's extensions: a `SocketAddr`, or, with the `axum` feature, the
+/// `axum::extract::ConnectInfo<SocketAddr>` that axum's
+/// `Router::into_make_service_with_connect_info::<SocketAddr>()` inserts; else it is the one
+/// set by [`with_source`](Self::with_source) ([`HttpServer`](crate::HttpServer) sets it for
+/// each connection). A request with none of them is served without per-source throttling, and
+/// the first one is logged as a warning. In another server, insert the peer's `SocketAddr`
+/// as a request extension.
+///
+/// ```ignore
+/// // axum 0.8, with ilp-http's `axum` feature:
+/// let app = axum::Router::new().route_service("/accounts/{account}/ilp", service);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:7770").await?;
+/// axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
+/// ```
 ///
 /// Two more roles, off by default, for the asynchronous mode (see [`crate::callback`]):
 ///
@@ -135,11 +150,13 @@ impl IlpHttpService {
         B: Body + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let source = request
-            .extensions()
-            .get::<SocketAddr>()
-            .map(SocketAddr::ip)
-            .or(self.source);
+        let source = client_address(request.extensions()).or(self.source);
+        if source.is_none() && !NO_SOURCE_WARNED.swap(true, Ordering::Relaxed) {
+            warn!(
+                "ilp-http: a request came without the client's address (no SocketAddr or \
+                 ConnectInfo<SocketAddr> extension): failed attempts are not throttled per source"
+            );
+        }
         let (parts, body) = request.into_parts();
         let span = request_span(&parts);
         let this = self.clone();
@@ -150,6 +167,22 @@ impl IlpHttpService {
         }
         .instrument(span)
     }
+}
+
+/// Whether a request without a client address was logged (once per process).
+static NO_SOURCE_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// The client's address from the request's extensions: a `SocketAddr`, or (feature `axum`)
+/// axum's `ConnectInfo<SocketAddr>`.
+fn client_address(extensions: &http::Extensions) -> Option<IpAddr> {
+    if let Some(addr) = extensions.get::<SocketAddr>() {
+        return Some(addr.ip());
+    }
+    #[cfg(feature = "axum")]
+    if let Some(info) = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+        return Some(info.0.ip());
+    }
+    None
 }
 
 impl IlpHttpService {
@@ -168,15 +201,24 @@ impl IlpHttpService {
             let account = match_path(&endpoint.path, parts.uri.path())?;
             Some((endpoint, account))
         });
+        // A callback carries a Fulfill or a Reject: the largest one is always accepted.
+        let max_len = match callback {
+            Some(_) => config.max_body_len.max(MAX_PACKET_LEN),
+            None => config.max_body_len,
+        };
         let admitted = match callback {
-            Some((_, account)) => self.endpoint.admit_on(account, parts, source).await,
+            Some((_, account)) => {
+                self.endpoint
+                    .admit_on(account, max_len, parts, source)
+                    .await
+            }
             None => self.endpoint.admit(parts, source).await,
         };
         let principal = match admitted {
             Ok(principal) => principal,
             Err(refusal) => return refusal.into_response(),
         };
-        let read = pin!(Limited::new(body, config.max_body_len).collect());
+        let read = pin!(Limited::new(body, max_len).collect());
         let body = match read_within(config.body_read_timeout, read).await {
             Ok(Ok(body)) => body.to_bytes(),
             Err(_) => return Refusal::RequestTimeout.into_response(),
