@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ilp_btp::ws::{BtpClient, ClientConfig as BtpConfig, Error as BtpError};
-use ilp_core::{test_condition, test_fulfillment, PacketHandler, Principal, Request, TestReceiver};
+use ilp_core::{test_condition, test_fulfillment, TestReceiver};
 use ilp_http::{BearerToken, ClientConfig as HttpConfig, HttpClient, OutgoingAuth};
 use ilp_packet::{Address, ErrorCode, Prepare, PrepareBuilder, Timestamp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,13 +61,6 @@ fn prepare(data: &[u8]) -> Prepare {
     .unwrap()
 }
 
-fn request(data: &[u8]) -> Request {
-    Request {
-        from: Principal::account("me".parse().unwrap()),
-        prepare: prepare(data),
-    }
-}
-
 /// One raw HTTP/1.1 request; the whole response as text.
 async fn raw_http(port: u16, head: &str) -> String {
     let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -100,13 +93,12 @@ async fn http_btp_and_the_app_s_own_route_share_one_port() {
     );
 
     // ILP over HTTP.
-    let url = format!("http://127.0.0.1:{port}/accounts/alice/ilp")
-        .parse()
-        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/accounts/alice/ilp");
     let config = HttpConfig::new(url, Address::from_static("private.me"))
+        .unwrap()
         .with_auth(OutgoingAuth::Bearer(BearerToken::new("s3cret")));
     let http = HttpClient::new(config).unwrap();
-    let fulfill = timeout(LIMIT, http.handle(request(b"over http")))
+    let fulfill = timeout(LIMIT, http.send(prepare(b"over http")))
         .await
         .unwrap()
         .unwrap();
@@ -159,9 +151,8 @@ async fn http_btp_and_the_app_s_own_route_share_one_port() {
         plain.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
         "{plain}"
     );
-    let reject = http.handle(Request {
-        from: Principal::account("me".parse().unwrap()),
-        prepare: PrepareBuilder {
+    let reject = http.send(
+        PrepareBuilder {
             amount: 1,
             expires_at: Timestamp::now()
                 .checked_add(Duration::from_secs(30))
@@ -172,7 +163,7 @@ async fn http_btp_and_the_app_s_own_route_share_one_port() {
         }
         .build()
         .unwrap(),
-    });
+    );
     let reject = timeout(LIMIT, reject).await.unwrap().unwrap_err();
     assert_eq!(reject.code(), ErrorCode::F05_WRONG_CONDITION);
 }
