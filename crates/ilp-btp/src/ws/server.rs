@@ -39,6 +39,14 @@ pub struct ServerConfig {
     /// Where Messages without an `ilp` entry and Transfers from the peer go (see
     /// [`SideMessage`](super::SideMessage)); `None` (default): they are only logged.
     pub side_messages: Option<tokio::sync::mpsc::Sender<super::SideMessage>>,
+    /// How long one write to a connection's socket may take (default 10 s); past it the
+    /// connection is closed, its Prepares in flight fail with `T01`, and a warning naming the
+    /// account is logged. See [`DriveConfig::write_timeout`](super::DriveConfig::write_timeout).
+    pub write_timeout: Duration,
+    /// The bound of each connection's outgoing queue, in bytes (default 256 KiB): reading
+    /// stops while it is full, and the connection closes past twice it. See
+    /// [`DriveConfig::max_queued_bytes`](super::DriveConfig::max_queued_bytes).
+    pub max_queued_bytes: usize,
     /// TLS (feature `rustls`): when set, every connection starts with a TLS handshake with
     /// these settings, and clients connect with `btp+wss://`. `None` (default): plain
     /// `btp+ws://`. Build one from a certificate and key with
@@ -55,6 +63,8 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(30),
             side_messages: None,
+            write_timeout: super::driver::DEFAULT_WRITE_TIMEOUT,
+            max_queued_bytes: super::driver::DEFAULT_MAX_QUEUED_BYTES,
             #[cfg(feature = "rustls")]
             tls: None,
         }
@@ -97,6 +107,20 @@ impl ServerConfig {
     #[must_use]
     pub const fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Sets [`write_timeout`](Self::write_timeout).
+    #[must_use]
+    pub const fn with_write_timeout(mut self, write_timeout: Duration) -> Self {
+        self.write_timeout = write_timeout;
+        self
+    }
+
+    /// Sets [`max_queued_bytes`](Self::max_queued_bytes).
+    #[must_use]
+    pub const fn with_max_queued_bytes(mut self, max_queued_bytes: usize) -> Self {
+        self.max_queued_bytes = max_queued_bytes;
         self
     }
 
@@ -361,6 +385,8 @@ async fn serve_ws<S>(
         .with_authenticator(Arc::clone(&shared.authenticator))
         .with_peer_addr(addr);
     config.path_account = path;
+    config.write_timeout = shared.config.write_timeout;
+    config.max_queued_bytes = shared.config.max_queued_bytes;
     config
         .side_messages
         .clone_from(&shared.config.side_messages);
