@@ -1,5 +1,6 @@
 //! The connection loop's limits: the client's write timeout and reconnection, the outgoing
-//! queue's hard bound, and the graceful drain under steady traffic.
+//! queue's hard bound, the graceful drain under steady traffic, and handlers that complete at
+//! once, later, or panic.
 #![cfg(feature = "tokio")]
 
 mod ws_common;
@@ -290,4 +291,61 @@ async fn graceful_shutdown_refuses_new_outgoing_prepares_and_finishes() {
     assert!(fulfilled >= 8, "{fulfilled}");
     assert_eq!(started, fulfilled, "answers dropped by the shutdown");
     client.close().await;
+}
+
+// -------------------------------------------------------------------------------------------
+// Handlers that answer at once, later, or panic
+
+/// Panics on data `panic`, answers after a sleep on data `later`, else at once.
+struct Mixed;
+
+#[async_trait]
+impl PacketHandler for Mixed {
+    async fn handle(&self, request: Request) -> IlpResult {
+        match request.prepare.data() {
+            b"panic" => panic!("handler bug"),
+            b"later" => tokio::time::sleep(Duration::from_millis(20)).await,
+            _ => {}
+        }
+        TestReceiver::new(Address::from_static("example.server"))
+            .handle(request)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn handlers_answering_at_once_later_or_panicking_are_all_answered() {
+    let server = server(Mixed, ServerConfig::default()).await;
+    let client = BtpClient::connect(
+        &url(&server, "alice", "alice-token"),
+        Recorder::new("example.client"),
+        ClientConfig::default(),
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        let now = client.send(prepare(b"now", true)).await.unwrap();
+        assert_eq!(now.data(), b"now");
+        let rejected = client.send(prepare(b"now", false)).await.unwrap_err();
+        assert_eq!(rejected.code(), ErrorCode::F05_WRONG_CONDITION);
+        let later = client.send(prepare(b"later", true)).await.unwrap();
+        assert_eq!(later.data(), b"later");
+        // A panic in the handler's first poll is a T00 for that Prepare only.
+        let panicked = client.send(prepare(b"panic", true)).await.unwrap_err();
+        assert_eq!(panicked.code(), ErrorCode::T00_INTERNAL_ERROR);
+        assert_eq!(panicked.message(), "internal error");
+    }
+    assert!(client.is_connected());
+    // A handler that answers later does not hold up the ones that answer at once.
+    let slow = client.send(prepare(b"later", true));
+    let fast = async {
+        let fast = client.send(prepare(b"fast", true)).await;
+        (fast, Instant::now())
+    };
+    let ((slow, slow_at), (fast, fast_at)) =
+        tokio::join!(async { (slow.await, Instant::now()) }, fast);
+    assert!(slow.is_ok() && fast.is_ok());
+    assert!(fast_at < slow_at);
+    client.close().await;
+    server.shutdown().await;
 }

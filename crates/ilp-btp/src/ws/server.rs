@@ -157,7 +157,8 @@ impl Shared {
 ///   when no name is given); an `auth_username` that differs from the path's account is
 ///   refused. A refused client gets an Error `F00 NotAcceptedError` and is closed.
 /// - Prepares from a client go to the handler as `Request { from: principal, prepare }`,
-///   each in its own task.
+///   called at once; one whose future does not complete at its first poll goes on in its own
+///   task.
 /// - [`account`](Self::account) gives the [`Connection`] of a connected account, to send
 ///   Prepares down to it. A second connection for the same account replaces the first, which
 ///   is closed with a WebSocket Close frame (code 1008) saying why.
