@@ -161,10 +161,7 @@ async fn a_peer_that_stops_reading_is_closed_at_the_write_timeout() {
 
     // Bob's connection kept going, and still does.
     assert!(bob_round_trips >= 10, "bob: {bob_round_trips} round trips");
-    assert!(
-        bob_slowest < Duration::from_millis(300),
-        "bob: {bob_slowest:?}"
-    );
+    assert!(bob_slowest < Duration::from_secs(1), "bob: {bob_slowest:?}");
     assert!(bob.send(prepare(b"after", true)).await.is_ok());
 
     // Logged once, at warn, with the account.
