@@ -123,6 +123,11 @@ async fn a_peer_flooding_transfers_without_reading_stays_bounded_and_is_closed()
     let reason = run.await.unwrap();
     let took = started.elapsed();
     let pulled = pulled.load(Ordering::Relaxed);
+    eprintln!(
+        "closed after {took:?} ({reason}); {pulled} transfers read; queued bytes peaked at \
+         {max_queued}; resident set grew by {} KiB",
+        max_rss.saturating_sub(before) / 1024
+    );
 
     assert_eq!(reason, CloseReason::WriteTimeout);
     assert_eq!(connection.closed().await, CloseReason::WriteTimeout);
