@@ -128,6 +128,16 @@ pub enum CloseReason {
     ConnectionLost,
     /// The embedder closed the session ([`Session::close`](super::Session::close)).
     Local,
+    /// A write to the socket did not complete within the write timeout: the peer stopped
+    /// reading (or the network stalled) and the socket's buffers are full. Reported by the
+    /// `ws` connection loop (its `write_timeout` setting), never by a `Session` itself.
+    /// Remedy: nothing on this side (a client reconnects by itself); check the peer.
+    WriteTimeout,
+    /// The frames waiting to be written grew past twice the connection's outgoing queue bound
+    /// while the loop had stopped reading (the peer does not read, and answers kept coming).
+    /// Reported by the `ws` connection loop (its `max_queued_bytes` setting), never by a
+    /// `Session` itself. Remedy: check the peer; raise the bound if it is set very low.
+    QueueFull,
 }
 
 impl fmt::Display for CloseReason {
@@ -139,6 +149,8 @@ impl fmt::Display for CloseReason {
             Self::TooManyInvalidFrames => f.write_str("too many invalid frames"),
             Self::ConnectionLost => f.write_str("connection lost"),
             Self::Local => f.write_str("closed locally"),
+            Self::WriteTimeout => f.write_str("write timed out: the peer does not read"),
+            Self::QueueFull => f.write_str("outgoing queue full: the peer does not read"),
         }
     }
 }

@@ -36,6 +36,14 @@ pub struct ClientConfig {
     /// Where Messages without an `ilp` entry and Transfers from the peer go (see
     /// [`SideMessage`](super::SideMessage)); `None` (default): they are only logged.
     pub side_messages: Option<tokio::sync::mpsc::Sender<super::SideMessage>>,
+    /// How long one write to a connection's socket may take (default 10 s); past it the
+    /// connection is closed, its Prepares in flight fail with `T01`, and a warning naming the
+    /// account is logged. See [`DriveConfig::write_timeout`](super::DriveConfig::write_timeout).
+    pub write_timeout: Duration,
+    /// The bound of each connection's outgoing queue, in bytes (default 256 KiB): reading
+    /// stops while it is full, and the connection closes past twice it. See
+    /// [`DriveConfig::max_queued_bytes`](super::DriveConfig::max_queued_bytes).
+    pub max_queued_bytes: usize,
     /// The TLS settings for `btp+wss://` URLs (feature `rustls`): which servers to trust.
     /// `None` (default): Mozilla's root certificates (webpki-roots). Build one that trusts a
     /// private CA or a self-signed certificate with
@@ -56,6 +64,8 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             peer_account: None,
             side_messages: None,
+            write_timeout: super::driver::DEFAULT_WRITE_TIMEOUT,
+            max_queued_bytes: super::driver::DEFAULT_MAX_QUEUED_BYTES,
             #[cfg(feature = "rustls")]
             tls: None,
         }
@@ -105,6 +115,20 @@ impl ClientConfig {
     #[must_use]
     pub fn with_peer_account(mut self, account: AccountId) -> Self {
         self.peer_account = Some(account);
+        self
+    }
+
+    /// Sets [`write_timeout`](Self::write_timeout).
+    #[must_use]
+    pub const fn with_write_timeout(mut self, write_timeout: Duration) -> Self {
+        self.write_timeout = write_timeout;
+        self
+    }
+
+    /// Sets [`max_queued_bytes`](Self::max_queued_bytes).
+    #[must_use]
+    pub const fn with_max_queued_bytes(mut self, max_queued_bytes: usize) -> Self {
+        self.max_queued_bytes = max_queued_bytes;
         self
     }
 
@@ -207,6 +231,8 @@ impl Dial {
             .with_peer(self.peer.clone())
             .with_keepalive(self.config.keepalive);
         drive.peer_addr = peer_addr;
+        drive.write_timeout = self.config.write_timeout;
+        drive.max_queued_bytes = self.config.max_queued_bytes;
         drive.side_messages.clone_from(&self.config.side_messages);
         let (connection, run) = start(ws, session, Arc::clone(&self.handler), drive);
         // Until this attempt returns, the connection is this future's: if it is dropped

@@ -43,6 +43,14 @@ pub struct ServerConfig {
     /// Where Messages without an `ilp` entry and Transfers from the peer go (see
     /// [`SideMessage`](super::SideMessage)); `None` (default): they are only logged.
     pub side_messages: Option<tokio::sync::mpsc::Sender<super::SideMessage>>,
+    /// How long one write to a connection's socket may take (default 10 s); past it the
+    /// connection is closed, its Prepares in flight fail with `T01`, and a warning naming the
+    /// account is logged. See [`DriveConfig::write_timeout`](super::DriveConfig::write_timeout).
+    pub write_timeout: Duration,
+    /// The bound of each connection's outgoing queue, in bytes (default 256 KiB): reading
+    /// stops while it is full, and the connection closes past twice it. See
+    /// [`DriveConfig::max_queued_bytes`](super::DriveConfig::max_queued_bytes).
+    pub max_queued_bytes: usize,
     /// TLS (feature `rustls`): when set, every connection starts with a TLS handshake with
     /// these settings, and clients connect with `btp+wss://`. `None` (default): plain
     /// `btp+ws://`. Build one from a certificate and key with
@@ -59,6 +67,8 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(30),
             side_messages: None,
+            write_timeout: super::driver::DEFAULT_WRITE_TIMEOUT,
+            max_queued_bytes: super::driver::DEFAULT_MAX_QUEUED_BYTES,
             #[cfg(feature = "rustls")]
             tls: None,
         }
@@ -101,6 +111,20 @@ impl ServerConfig {
     #[must_use]
     pub const fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Sets [`write_timeout`](Self::write_timeout).
+    #[must_use]
+    pub const fn with_write_timeout(mut self, write_timeout: Duration) -> Self {
+        self.write_timeout = write_timeout;
+        self
+    }
+
+    /// Sets [`max_queued_bytes`](Self::max_queued_bytes).
+    #[must_use]
+    pub const fn with_max_queued_bytes(mut self, max_queued_bytes: usize) -> Self {
+        self.max_queued_bytes = max_queued_bytes;
         self
     }
 
@@ -275,7 +299,8 @@ impl Authenticator for Stamping {
 ///   when no name is given); an `auth_username` that differs from the path's account is
 ///   refused. A refused client gets an Error `F00 NotAcceptedError` and is closed.
 /// - Prepares from a client go to the handler as `Request { from: principal, prepare }`,
-///   each in its own task.
+///   called at once; one whose future does not complete at its first poll goes on in its own
+///   task.
 /// - [`account`](Self::account) gives the [`Connection`] of a connected account, to send
 ///   Prepares down to it. A second connection for the same account replaces the first, which
 ///   is closed with a WebSocket Close frame (code 1008) saying why. "Second" is the order in
@@ -501,6 +526,8 @@ pub(crate) async fn serve_connection<S, E>(
     let mut config = DriveConfig::default().with_authenticator(Arc::new(stamping));
     config.peer_addr = addr;
     config.path_account = path;
+    config.write_timeout = shared.config.write_timeout;
+    config.max_queued_bytes = shared.config.max_queued_bytes;
     config
         .side_messages
         .clone_from(&shared.config.side_messages);
