@@ -113,6 +113,7 @@
 
 mod account;
 mod error;
+mod hmac_key;
 pub mod jwt;
 mod peer;
 mod secret;
