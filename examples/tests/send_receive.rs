@@ -364,6 +364,31 @@ fn over_http_every_prepare_is_fulfilled_and_a_wrong_token_fails() {
 
 // ---- The asynchronous mode, each side against a hand-written peer ----
 
+/// The next connection to `listener`, within 30 s (a test must not hang), with 30 s read
+/// timeouts.
+fn accept(listener: &std::net::TcpListener) -> std::net::TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).unwrap();
+                let timeout = Some(std::time::Duration::from_secs(30));
+                stream.set_read_timeout(timeout).unwrap();
+                return stream;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no connection in 30 s"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
 /// Reads one HTTP/1.1 request or response: the head (lower-cased) and the body.
 fn read_http(stream: &mut std::net::TcpStream) -> (String, Vec<u8>) {
     use std::io::Read;
@@ -419,7 +444,7 @@ fn ilp_send_with_callback_takes_its_reply_at_the_callback() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let (mut stream, _) = callee.accept().unwrap();
+    let mut stream = accept(&callee);
     let (head, body) = read_http(&mut stream);
     assert!(head.starts_with("post /accounts/alice/ilp "), "{head}");
     assert_eq!(header(&head, "prefer"), Some("respond-async"), "{head}");
@@ -440,6 +465,9 @@ fn ilp_send_with_callback_takes_its_reply_at_the_callback() {
     let rest = callback.strip_prefix("http://").unwrap();
     let (authority, path) = rest.split_at(rest.find('/').unwrap());
     let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
     let head = format!(
         "POST {path} HTTP/1.1\r\nhost: {authority}\r\nauthorization: Bearer s3cret\r\n\
          request-id: {id}\r\ncontent-type: application/octet-stream\r\n"
@@ -475,6 +503,9 @@ fn ilp_receiver_with_http_async_answers_202_and_posts_the_reply() {
     .unwrap();
     let id = "0c3d1a52-54ad-4c0e-8b77-4a3f3c1f2e10";
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", receiver.port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
     let head = format!(
         "POST /accounts/alice/ilp HTTP/1.1\r\nhost: x\r\nauthorization: Bearer s3cret\r\n\
          prefer: respond-async\r\ncallback-url: {callback}\r\nrequest-id: {id}\r\n\
@@ -483,7 +514,7 @@ fn ilp_receiver_with_http_async_answers_202_and_posts_the_reply() {
     write_http(&mut stream, &head, prepare.as_bytes());
     let (answer, _) = read_http(&mut stream);
     assert!(answer.starts_with("http/1.1 202"), "{answer}");
-    let (mut reply, _) = sink.accept().unwrap();
+    let mut reply = accept(&sink);
     let (head, body) = read_http(&mut reply);
     assert!(head.starts_with("post /replies/alice "), "{head}");
     assert_eq!(header(&head, "request-id"), Some(id));
