@@ -67,15 +67,21 @@ impl HmacKey {
         for part in parts {
             inner.update(part);
         }
-        let inner_hash = Zeroizing::new(inner.finish());
+        let inner_hash = inner.finish();
         let mut outer = Stream::resume(self.outer);
-        outer.update(&inner_hash[..]);
+        outer.update(&inner_hash);
         outer.finish()
     }
 }
 
-/// A SHA-256 computation resumed after one block (the pad), zeroed on drop.
-#[derive(Zeroize, ZeroizeOnDrop)]
+/// A SHA-256 computation resumed after one block (the pad).
+///
+/// Not zeroed on drop, on purpose: its state starts as a copy of a keyed state but the final
+/// compression overwrites it (what is left is the inner hash, or the MAC itself), and its
+/// buffer holds only the message (the caller's) and the inner hash, neither of which gives
+/// the key. Zeroing it (volatile writes, byte by byte) would cost each authentication a
+/// noticeable part of its MAC. (Like every stack value, it may leave copies where the
+/// compiler moved it; `zeroize` cannot reach those either.)
 struct Stream {
     state: [u32; 8],
     buffer: [u8; BLOCK],
