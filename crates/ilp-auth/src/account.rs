@@ -1,8 +1,10 @@
 //! The account-based model: one credential authenticates exactly one account.
 
 use std::fmt;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use ilp_core::{AccountId, AuthError, Authenticator, Clock, Credentials, Principal};
@@ -33,8 +35,9 @@ use crate::{
 /// An unknown account and a wrong token fail the same way ([`AuthError::Rejected`]) after the
 /// same work: the MAC, the lookup by MAC and the constant-time comparisons (of the MAC and of
 /// the account name) all run either way. The account record is read only for a token shaped
-/// like a JWT (`a.b.c`), to find the account's JWT key. Failed attempts are throttled per source address and per
-/// account name ([`Throttle`]). The principal's scopes are [`Scopes::SEND`](ilp_core::Scopes).
+/// like a JWT (`a.b.c`), to find the account's JWT key. Failed attempts are throttled per
+/// source address; failures naming one account only slow that account's further failures
+/// down, and never refuse its correct secret ([`Throttle`], [`with_sleep`](Self::with_sleep)). The principal's scopes are [`Scopes::SEND`](ilp_core::Scopes).
 ///
 /// Cheap to clone; clones share the store and the throttle.
 #[derive(Clone)]
@@ -71,6 +74,20 @@ impl AccountAuthenticator {
     #[must_use]
     pub fn with_throttle(mut self, throttle: Arc<Throttle>) -> Self {
         self.shared.throttle = throttle;
+        self
+    }
+
+    /// Waits through `sleep` to hold back the answer to a failure for an account beyond its
+    /// limit ([`ThrottleConfig::account_delay`]): pass `tokio::time::sleep` in a tokio
+    /// program. Without it (the default, as this crate depends on no runtime) such failures
+    /// are answered at once. Successes are never held back.
+    #[must_use]
+    pub fn with_sleep<F, Fut>(mut self, sleep: F) -> Self
+    where
+        F: Fn(Duration) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.shared.sleep = Some(crate::shared::sleep_fn(sleep));
         self
     }
 
@@ -281,7 +298,7 @@ impl Authenticator for AccountAuthenticator {
     ) -> Result<Principal, AuthError> {
         let attempt = self.shared.begin("account", &credentials, source)?;
         let result = self.verify(&attempt, credentials.secret()).await;
-        self.shared.finish(&attempt, result)
+        self.shared.finish(&attempt, result).await
     }
 }
 

@@ -45,12 +45,12 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use ilp_packet::Timestamp;
 use serde_json::{Map, Value};
-use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
-type HmacSha256 = Hmac<Sha256>;
+use crate::hmac_key::HmacKey;
 
 /// The shortest accepted key, in bytes: the output size of SHA-256 (RFC 7518 §3.2).
 pub const MIN_KEY_LEN: usize = 32;
@@ -104,25 +104,29 @@ pub enum JwtError {
 
 /// An HS256 shared secret of at least [`MIN_KEY_LEN`] bytes.
 ///
-/// `Debug` prints `JwtKey(<redacted>)`. With the `serde` feature the key serializes as its
-/// base64url text (no padding): the serialized form **is the secret**, so whoever persists it
-/// must protect it as such.
+/// `Debug` prints `JwtKey(<redacted>)`. The key, and the HMAC state derived from it, are
+/// zeroed when dropped (each clone's own copy). With the `serde` feature the key serializes
+/// as its base64url text (no padding): the serialized form **is the secret**, so whoever
+/// persists it must protect it as such.
 #[derive(Clone)]
 pub struct JwtKey {
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
-    bytes: Box<[u8]>,
-    /// The MAC keyed once; cloned per use.
-    mac: HmacSha256,
+    bytes: Zeroizing<Box<[u8]>>,
+    /// The MAC keyed once.
+    mac: HmacKey,
 }
+
+// Both fields zero themselves on drop.
+impl ZeroizeOnDrop for JwtKey {}
 
 impl JwtKey {
     /// A key from its bytes; [`JwtError::KeyTooShort`] under [`MIN_KEY_LEN`] bytes.
     pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, JwtError> {
-        let bytes = bytes.into().into_boxed_slice();
+        let bytes = Zeroizing::new(bytes.into().into_boxed_slice());
         if bytes.len() < MIN_KEY_LEN {
             return Err(JwtError::KeyTooShort);
         }
-        let mac = HmacSha256::new_from_slice(&bytes).map_err(|_| JwtError::KeyTooShort)?;
+        let mac = HmacKey::new(&bytes);
         Ok(Self { bytes, mac })
     }
 
@@ -138,13 +142,9 @@ impl JwtKey {
 
     /// A new random 32-byte key; [`JwtError::Rng`] if the OS generator fails.
     pub fn try_generate() -> Result<Self, JwtError> {
-        let mut bytes = [0u8; MIN_KEY_LEN];
+        let mut bytes = Zeroizing::new(vec![0u8; MIN_KEY_LEN]);
         getrandom::fill(&mut bytes).map_err(|_| JwtError::Rng)?;
-        Self::new(bytes)
-    }
-
-    fn mac(&self) -> HmacSha256 {
-        self.mac.clone()
+        Self::new(std::mem::take(&mut *bytes))
     }
 }
 
@@ -157,7 +157,7 @@ impl fmt::Debug for JwtKey {
 #[cfg(feature = "serde")]
 impl serde::Serialize for JwtKey {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&URL_SAFE_NO_PAD.encode(&self.bytes))
+        serializer.serialize_str(&Zeroizing::new(URL_SAFE_NO_PAD.encode(&self.bytes[..])))
     }
 }
 
@@ -165,11 +165,12 @@ impl serde::Serialize for JwtKey {
 impl<'de> serde::Deserialize<'de> for JwtKey {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error as _;
-        let text = String::deserialize(deserializer)?;
-        let bytes = URL_SAFE_NO_PAD
+        let text = Zeroizing::new(String::deserialize(deserializer)?);
+        let mut bytes = URL_SAFE_NO_PAD
             .decode(text.as_bytes())
+            .map(Zeroizing::new)
             .map_err(|_| D::Error::custom("JWT key: not base64url without padding"))?;
-        Self::new(bytes).map_err(D::Error::custom)
+        Self::new(std::mem::take(&mut *bytes)).map_err(D::Error::custom)
     }
 }
 
@@ -270,12 +271,13 @@ pub fn verify(
 
     check_header(&parse_object(&header)?)?;
 
-    let mut mac = key.mac();
-    mac.update(header_b64.as_bytes());
-    mac.update(b".");
-    mac.update(payload_b64.as_bytes());
-    mac.verify_slice(&signature)
-        .map_err(|_| JwtError::BadSignature)?;
+    let expected = key
+        .mac
+        .mac(&[header_b64.as_bytes(), b".", payload_b64.as_bytes()]);
+    // Constant time; a signature of another length is unequal.
+    if !bool::from(expected[..].ct_eq(&signature[..])) {
+        return Err(JwtError::BadSignature);
+    }
 
     let claims = parse_object(&payload)?;
     let now_ms = i128::from(now.unix_millis());
@@ -337,10 +339,9 @@ pub fn mint(key: &JwtKey, claims: &Claims) -> String {
     let mut token = URL_SAFE_NO_PAD.encode(HEADER_JSON);
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(payload, &mut token);
-    let mut mac = key.mac();
-    mac.update(token.as_bytes());
+    let signature = key.mac.mac(&[token.as_bytes()]);
     token.push('.');
-    URL_SAFE_NO_PAD.encode_string(mac.finalize().into_bytes(), &mut token);
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
     token
 }
 
@@ -350,7 +351,9 @@ pub fn mint(key: &JwtKey, claims: &Claims) -> String {
 /// to the second) and `iat` = now (rounded down), which is what interledger4j's verifier
 /// expects (`sub` and `exp`). [`JwtMinter::token`] returns the cached token while less than
 /// half its lifetime has passed, and mints a fresh one after. `Debug` shows neither the key
-/// nor the token.
+/// nor the token; both are zeroed when dropped (the key, and the cached token when it is
+/// replaced or the minter dropped; the copies [`token`](Self::token) returns are the
+/// caller's).
 pub struct JwtMinter {
     key: JwtKey,
     subject: Option<String>,
@@ -358,8 +361,10 @@ pub struct JwtMinter {
     cached: Mutex<Option<Cached>>,
 }
 
+impl ZeroizeOnDrop for JwtMinter {}
+
 struct Cached {
-    token: String,
+    token: Zeroizing<String>,
     minted_at_ms: i128,
     refresh_at_ms: i128,
 }
@@ -400,7 +405,7 @@ impl JwtMinter {
             let cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(c) = cached.as_ref() {
                 if c.minted_at_ms <= now_ms && now_ms < c.refresh_at_ms {
-                    return c.token.clone();
+                    return String::clone(&c.token);
                 }
             }
         }
@@ -414,7 +419,7 @@ impl JwtMinter {
         let token = mint(&self.key, &claims);
         let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
         *cached = Some(Cached {
-            token: token.clone(),
+            token: Zeroizing::new(token.clone()),
             minted_at_ms: now_ms,
             refresh_at_ms: now_ms.saturating_add(lifetime_ms / 2),
         });

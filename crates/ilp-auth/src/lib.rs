@@ -22,9 +22,10 @@
 //!   and load; see its documentation.
 //! - **The same answer for an unknown account and a wrong token** (`AuthError::Rejected`),
 //!   after the same work: the MAC, the lookup and the constant-time comparisons always run.
-//! - **Throttling** of failed attempts per source address and per account name, in bounded
-//!   memory ([`Throttle`], [`ThrottleConfig`]); a throttled attempt is answered
-//!   `AuthError::Throttled` without checking its secret.
+//! - **Throttling** of failed attempts, in bounded memory ([`Throttle`], [`ThrottleConfig`]):
+//!   a source address with too many failures is answered `AuthError::Throttled` without its
+//!   secret being checked; an account name with too many failures (from anywhere) only has
+//!   its further *failures* held back, so that nobody can lock an account out by naming it.
 //! - **Storage** behind the [`Store`] trait; [`MemoryStore`] keeps everything in memory and,
 //!   with the `serde` feature, its [`StoreState`] serializes for the embedder's own database
 //!   (MACs, never tokens).
@@ -112,6 +113,7 @@
 
 mod account;
 mod error;
+mod hmac_key;
 pub mod jwt;
 mod peer;
 mod secret;
@@ -128,4 +130,4 @@ pub use store::{
     AccountAuth, AccountRecord, AccountScope, CredentialRecord, Grant, MemoryStore, Owner,
     PeerRecord, Store, StoreError, StoreState,
 };
-pub use throttle::{Throttle, ThrottleConfig};
+pub use throttle::{RecordedFailure, Throttle, ThrottleConfig};

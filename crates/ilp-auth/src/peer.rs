@@ -3,8 +3,10 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use ilp_core::{
@@ -85,7 +87,9 @@ impl CredentialSpec {
 ///
 /// Tokens are stored as their HMAC-SHA256 under the [`NodeKey`]; an unknown or wrong token
 /// gets [`AuthError::Rejected`] after the same work, whatever account the request names.
-/// Failed attempts are throttled per source address and per account name ([`Throttle`]).
+/// Failed attempts are throttled per source address; failures naming one account only slow
+/// that account's further failures down, and never refuse its correct secret ([`Throttle`],
+/// [`with_sleep`](Self::with_sleep)).
 #[derive(Clone)]
 pub struct PeerAuthenticator {
     shared: Shared,
@@ -120,6 +124,20 @@ impl PeerAuthenticator {
     #[must_use]
     pub fn with_throttle(mut self, throttle: Arc<Throttle>) -> Self {
         self.shared.throttle = throttle;
+        self
+    }
+
+    /// Waits through `sleep` to hold back the answer to a failure for an account beyond its
+    /// limit ([`ThrottleConfig::account_delay`]): pass `tokio::time::sleep` in a tokio
+    /// program. Without it (the default, as this crate depends on no runtime) such failures
+    /// are answered at once. Successes are never held back.
+    #[must_use]
+    pub fn with_sleep<F, Fut>(mut self, sleep: F) -> Self
+    where
+        F: Fn(Duration) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.shared.sleep = Some(crate::shared::sleep_fn(sleep));
         self
     }
 
@@ -338,7 +356,7 @@ impl Authenticator for PeerAuthenticator {
     ) -> Result<Principal, AuthError> {
         let attempt = self.shared.begin("peer", &credentials, source)?;
         let result = self.verify(&attempt, credentials.secret()).await;
-        self.shared.finish(&attempt, result)
+        self.shared.finish(&attempt, result).await
     }
 }
 

@@ -6,13 +6,11 @@ use std::str::FromStr;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
+use crate::hmac_key::HmacKey;
 use crate::{Error, RngError};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Random bytes in a minted [`Token`]: 32 (256 bits), 43 characters of base64url.
 pub const TOKEN_BYTES: usize = 32;
@@ -23,9 +21,10 @@ pub const NODE_KEY_MIN_LEN: usize = 32;
 /// Longest account or peer name (`AccountId`, `PeerId`), in bytes.
 const MAX_NAME_LEN: usize = 128;
 
-fn random<const N: usize>() -> Result<[u8; N], Error> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Rng(RngError(e)))?;
+/// `N` random bytes, zeroed when dropped.
+fn random<const N: usize>() -> Result<Zeroizing<[u8; N]>, Error> {
+    let mut bytes = Zeroizing::new([0u8; N]);
+    getrandom::fill(&mut bytes[..]).map_err(|e| Error::Rng(RngError(e)))?;
     Ok(bytes)
 }
 
@@ -40,7 +39,8 @@ fn random<const N: usize>() -> Result<[u8; N], Error> {
 /// [`NodeKey::from_base64`]. Losing it invalidates every stored token (credentials must be
 /// minted again); changing it does too.
 ///
-/// `Debug` prints `NodeKey(<redacted>)`.
+/// `Debug` prints `NodeKey(<redacted>)`. The key, and the HMAC state derived from it, are
+/// zeroed when dropped (each clone's own copy).
 ///
 /// ```
 /// use ilp_auth::NodeKey;
@@ -54,15 +54,18 @@ fn random<const N: usize>() -> Result<[u8; N], Error> {
 /// ```
 #[derive(Clone)]
 pub struct NodeKey {
-    bytes: Box<[u8]>,
-    /// Keyed once; cloned per MAC.
-    mac: HmacSha256,
+    bytes: Zeroizing<Box<[u8]>>,
+    /// Keyed once.
+    mac: HmacKey,
 }
+
+// Both fields zero themselves on drop.
+impl ZeroizeOnDrop for NodeKey {}
 
 impl NodeKey {
     /// A new random 32-byte key from the operating system's generator.
     pub fn generate() -> Result<Self, Error> {
-        Self::from_bytes(&random::<NODE_KEY_MIN_LEN>()?)
+        Self::from_bytes(&random::<NODE_KEY_MIN_LEN>()?[..])
     }
 
     /// A key from its bytes: at least [`NODE_KEY_MIN_LEN`] bytes ([`Error::NodeKey`]
@@ -71,10 +74,9 @@ impl NodeKey {
         if bytes.len() < NODE_KEY_MIN_LEN {
             return Err(Error::NodeKey);
         }
-        let mac = HmacSha256::new_from_slice(bytes).map_err(|_| Error::NodeKey)?;
         Ok(Self {
-            bytes: bytes.into(),
-            mac,
+            bytes: Zeroizing::new(bytes.into()),
+            mac: HmacKey::new(bytes),
         })
     }
 
@@ -85,24 +87,23 @@ impl NodeKey {
         let bytes = URL_SAFE_NO_PAD
             .decode(text)
             .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
+            .map(Zeroizing::new)
             .map_err(|_| Error::NodeKey)?;
         Self::from_bytes(&bytes)
     }
 
     /// The key as base64url text without padding, to be saved by the embedder. This is the
-    /// secret: never log it.
+    /// secret: never log it. The text is zeroed when dropped.
     #[must_use]
-    pub fn expose_base64(&self) -> String {
-        URL_SAFE_NO_PAD.encode(&self.bytes)
+    pub fn expose_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(URL_SAFE_NO_PAD.encode(&self.bytes[..]))
     }
 
     /// HMAC-SHA256 of `token` under this key: the form in which tokens are stored and looked
     /// up.
     #[must_use]
     pub fn mac(&self, token: &str) -> TokenMac {
-        let mut mac = self.mac.clone();
-        mac.update(token.as_bytes());
-        TokenMac(mac.finalize().into_bytes().into())
+        TokenMac(self.mac.mac(&[token.as_bytes()]))
     }
 }
 
@@ -119,7 +120,7 @@ impl fmt::Debug for NodeKey {
 /// It is handed out once, when minted: the node keeps only its [`TokenMac`]. Give it to the
 /// operator or peer with [`Token::expose`]. `Debug` prints `Token(<redacted>)`; there is no
 /// `Display`, and no `==` (compare secrets in constant time, or better, through
-/// [`NodeKey::mac`]).
+/// [`NodeKey::mac`]). Its text is zeroed when dropped.
 ///
 /// ```
 /// use ilp_auth::Token;
@@ -130,12 +131,15 @@ impl fmt::Debug for NodeKey {
 /// # Ok::<(), ilp_auth::Error>(())
 /// ```
 #[derive(Clone)]
-pub struct Token(String);
+pub struct Token(Zeroizing<String>);
+
+impl ZeroizeOnDrop for Token {}
 
 impl Token {
     /// A new random token.
     pub fn generate() -> Result<Self, Error> {
-        Ok(Self(URL_SAFE_NO_PAD.encode(random::<TOKEN_BYTES>()?)))
+        let bytes = random::<TOKEN_BYTES>()?;
+        Ok(Self(Zeroizing::new(URL_SAFE_NO_PAD.encode(&bytes[..]))))
     }
 
     /// The token's text. This is the secret: hand it over, never log it.
@@ -144,10 +148,13 @@ impl Token {
         &self.0
     }
 
-    /// The token's text, consuming the token.
+    /// The token's text, consuming the token. The `String` is the caller's: it is not
+    /// zeroed when dropped (keep the `Token`, or wrap it in `zeroize::Zeroizing`, if that
+    /// matters).
     #[must_use]
     pub fn into_exposed(self) -> String {
-        self.0
+        let mut text = self.0;
+        std::mem::take(&mut *text)
     }
 }
 
@@ -348,6 +355,7 @@ mod tests {
         assert!(matches!(NodeKey::from_base64("!!"), Err(Error::NodeKey)));
         let key = NodeKey::from_bytes(&[1; 32]).unwrap();
         let again = NodeKey::from_base64(&key.expose_base64()).unwrap();
+        assert_eq!(key.mac("t"), TokenMac(HmacKey::new(&[1; 32]).mac(&[b"t"])));
         assert_eq!(key.mac("t"), again.mac("t"));
         assert_ne!(key.mac("t"), key.mac("u"));
         let std_text = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);

@@ -2,8 +2,11 @@
 //! lookup, the throttled-and-logged frame around a verification, and credential management.
 
 use std::fmt;
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ilp_core::{AccountId, AuthError, Clock, Credentials, Principal, SystemClock};
 use ilp_packet::Timestamp;
@@ -28,12 +31,28 @@ pub struct Minted {
 /// Compared against when no credential was found, so that the same comparisons run.
 const NO_MAC: TokenMac = TokenMac::from_bytes([0; 32]);
 
+/// How an authenticator waits: a function from a duration to a future that completes after
+/// it (`tokio::time::sleep` in a tokio program).
+pub(crate) type SleepFn =
+    Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Boxes a `sleep` function given to `with_sleep`.
+pub(crate) fn sleep_fn<F, Fut>(sleep: F) -> SleepFn
+where
+    F: Fn(Duration) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Arc::new(move |delay| Box::pin(sleep(delay)))
+}
+
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub(crate) key: NodeKey,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) throttle: Arc<Throttle>,
+    /// Holds failures back (`ThrottleConfig::account_delay`); none: answered at once.
+    pub(crate) sleep: Option<SleepFn>,
 }
 
 impl fmt::Debug for Shared {
@@ -41,6 +60,7 @@ impl fmt::Debug for Shared {
         f.debug_struct("Shared")
             .field("key", &self.key)
             .field("throttle", self.throttle.config())
+            .field("sleep", &self.sleep.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -65,6 +85,7 @@ impl Shared {
             store,
             clock: Arc::new(SystemClock),
             throttle: Arc::new(Throttle::default()),
+            sleep: None,
         }
     }
 
@@ -82,8 +103,8 @@ impl Shared {
         Ok(Lookup { record, mac_ok })
     }
 
-    /// Starts an attempt: `Err(Throttled)` when the source or the named account is throttled
-    /// (the secret must then not be checked).
+    /// Starts an attempt: `Err(Throttled)` when the source is throttled (the secret must then
+    /// not be checked). The named account plays no part: its failures never refuse anyone.
     pub(crate) fn begin<'a>(
         &self,
         model: &'static str,
@@ -98,10 +119,7 @@ impl Shared {
             source,
             now: self.clock.now(),
         };
-        if let Err(retry_after) =
-            self.throttle
-                .check(attempt.now, source, attempt.named_id.as_ref())
-        {
+        if let Err(retry_after) = self.throttle.check(attempt.now, source) {
             tracing::debug!(
                 model,
                 account = ?attempt.shown(),
@@ -115,8 +133,9 @@ impl Shared {
     }
 
     /// Ends an attempt: logs the outcome (without secrets) and, on rejection, counts it
-    /// against the source and the named account.
-    pub(crate) fn finish(
+    /// against the source and the named account, and holds the answer back when the account
+    /// is beyond its limit.
+    pub(crate) async fn finish(
         &self,
         attempt: &Attempt<'_>,
         result: Result<Principal, AuthError>,
@@ -133,11 +152,11 @@ impl Shared {
                 "authentication accepted"
             ),
             Err(AuthError::Rejected) => {
-                let now_throttled =
+                let failure =
                     self.throttle
                         .record_failure(attempt.now, source, attempt.named_id.as_ref());
                 tracing::info!(model, account = ?shown, source = ?source, "authentication rejected");
-                if now_throttled {
+                if failure.source_throttled {
                     tracing::info!(
                         model,
                         account = ?shown,
@@ -145,6 +164,15 @@ impl Shared {
                         window = ?self.throttle.config().window,
                         "too many failed authentications; throttling"
                     );
+                }
+                if let (Some(delay), Some(sleep)) = (failure.delay, &self.sleep) {
+                    tracing::debug!(
+                        model,
+                        account = ?shown,
+                        ?delay,
+                        "too many failed authentications for the account; answer held back"
+                    );
+                    sleep(delay).await;
                 }
             }
             Err(AuthError::Backend(error)) => tracing::warn!(

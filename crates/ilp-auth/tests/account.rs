@@ -260,8 +260,10 @@ async fn jwt_without_subject_is_accepted_when_configured() {
     assert!(matches!(result, Err(AuthError::Rejected)));
 }
 
+/// Failures naming a JWT account never lock it out: the correct token from another source
+/// is accepted at once; only the failing source is throttled.
 #[tokio::test]
-async fn jwt_failures_are_throttled() {
+async fn jwt_failures_never_lock_the_account_out() {
     let (auth, clock, key) = jwt_setup(true).await;
     let auth = auth.with_throttle_config(
         ilp_auth::ThrottleConfig::default()
@@ -272,14 +274,22 @@ async fn jwt_failures_are_throttled() {
     let bad = jwt::mint(&key, &claims(Some("bob"), exp));
     for _ in 0..2 {
         let r = auth.authenticate(bearer(&bad, Some("alice")), ip(1)).await;
-        assert!(matches!(r, Err(AuthError::Rejected)));
+        assert!(matches!(r, Err(AuthError::Rejected)), "{r:?}");
+    }
+    for n in 10..20 {
+        let r = auth.authenticate(bearer(&bad, Some("alice")), ip(n)).await;
+        assert!(matches!(r, Err(AuthError::Rejected)), "{r:?}");
     }
     let good = jwt::mint(&key, &claims(Some("alice"), exp));
     let r = auth.authenticate(bearer(&good, Some("alice")), ip(2)).await;
+    assert_eq!(r.unwrap(), Principal::account(id("alice")));
+    // The failing source itself is throttled, even with the good token, until the window
+    // closes.
+    let r = auth.authenticate(bearer(&good, Some("alice")), ip(1)).await;
     assert!(matches!(r, Err(AuthError::Throttled { .. })), "{r:?}");
     clock.advance(Duration::from_secs(10));
     assert!(auth
-        .authenticate(bearer(&good, Some("alice")), ip(2))
+        .authenticate(bearer(&good, Some("alice")), ip(1))
         .await
         .is_ok());
 }

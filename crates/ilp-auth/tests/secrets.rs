@@ -154,3 +154,17 @@ async fn debug_display_and_errors_hold_no_secret() {
         assert_free_of(&text, &[&token], "an authentication result");
     }
 }
+
+/// Every type holding a secret zeroes it when dropped (`zeroize::ZeroizeOnDrop`); the HMAC
+/// state is the crate's own, tested against the `hmac` crate in its unit tests.
+#[test]
+fn secret_holders_zero_themselves_on_drop() {
+    fn zeroed_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    zeroed_on_drop::<NodeKey>();
+    zeroed_on_drop::<ilp_auth::Token>();
+    zeroed_on_drop::<JwtKey>();
+    zeroed_on_drop::<ilp_auth::jwt::JwtMinter>();
+    zeroed_on_drop::<zeroize::Zeroizing<String>>();
+    let saved: zeroize::Zeroizing<String> = NodeKey::generate().unwrap().expose_base64();
+    assert!(NodeKey::from_base64(&saved).is_ok());
+}

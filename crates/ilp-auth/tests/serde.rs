@@ -58,7 +58,7 @@ async fn store_state_roundtrips_without_tokens() {
         assert!(!json.contains(secret), "a token is in the serialized state");
     }
     assert!(
-        !json.contains(&key().expose_base64()),
+        !json.contains(key().expose_base64().as_str()),
         "the node key is not part of the state"
     );
     let mac = key().mac(alice.token.expose()).to_string();

@@ -84,8 +84,10 @@ pub enum AuthError {
     /// account from a wrong token. HTTP 401; BTP error `F00 NotAcceptedError`.
     #[error("authentication failed")]
     Rejected,
-    /// Too many failed attempts from this source or for this account; try again after the
-    /// given time. The secret was not checked. HTTP 429.
+    /// Too many failed attempts from this source (its address, or its network); try again
+    /// after the given time, from there. The secret was not checked. (Failures naming an
+    /// account never refuse other sources' attempts: `ilp-auth` only slows them down.) HTTP
+    /// 429.
     #[error("too many failed attempts; retry after {retry_after:?}")]
     Throttled {
         /// When the caller may try again.

@@ -95,4 +95,4 @@ pub use ildcp_requester::{BackoffConfig, IldcpError, IldcpRequester};
 pub use ildcp_responder::{ChildConfig, IldcpResponder};
 pub use max_amount::MaxPacketAmount;
 pub use test_receiver::{test_condition, test_fulfillment, TestReceiver};
-pub use test_sender::{TestSend, TestSummary, LINK_FAILURES};
+pub use test_sender::{Breakdown, CodeCount, TestSend, TestSendError, TestSummary, LINK_FAILURES};

@@ -724,13 +724,70 @@ fn test_send_counts_fulfilled_rejected_and_failed() {
         "{line}"
     );
     assert!(line.ends_with(" per second"), "{line}");
+    // The line before it says why, by code with the first message.
+    assert_eq!(
+        summary.breakdown().unwrap().to_string(),
+        "rejected: F05 x10 (no); failed: T01 x10 (down)"
+    );
 
-    // Data too long to build a Prepare counts as rejected, never a panic.
+    // Data too long to build a Prepare counts as rejected, never a panic; `check` refuses it
+    // before anything is sent.
     let send = TestSend::new(node()).with_data_bytes(40_000).with_count(2);
+    assert_eq!(
+        send.check(),
+        Err(ilp_core::TestSendError::DataTooLong {
+            given: 40_000,
+            max: 32_767
+        })
+    );
     let summary = futures::executor::block_on(send.run(
         &TestReceiver::new(node()),
         Principal::account("me".parse().unwrap()),
         &ManualClock::new("2030-01-01T00:00:00.000Z".parse().unwrap()),
     ));
     assert_eq!((summary.fulfilled, summary.rejected), (0, 2));
+    assert_eq!(
+        summary.breakdown().unwrap().to_string(),
+        "rejected: F00 x2 (the Prepare could not be built (data over 32767 bytes))"
+    );
+    assert!(TestSend::new(node())
+        .with_data_bytes(32_767)
+        .check()
+        .is_ok());
+    assert_eq!(
+        TestSend::new(node()).with_concurrency(0).check(),
+        Err(ilp_core::TestSendError::ZeroConcurrency)
+    );
+}
+
+#[test]
+fn test_summary_bounds_its_breakdown() {
+    use ilp_core::{CodeCount, TestSummary};
+
+    let mut summary = TestSummary::default();
+    assert!(summary.breakdown().is_none());
+    // Messages are one line of at most 200 characters, whatever the peer sent.
+    let long = "x\ny".repeat(100);
+    summary.count_reject(ErrorCode::F99_APPLICATION_ERROR, &long);
+    summary.count_reject(ErrorCode::R00_TRANSFER_TIMED_OUT, "late\r");
+    let entry = &summary.rejects[&ErrorCode::F99_APPLICATION_ERROR];
+    assert_eq!(
+        entry.first_message.chars().count(),
+        CodeCount::MAX_MESSAGE_CHARS
+    );
+    assert!(entry.first_message.starts_with("x y"));
+    assert_eq!(
+        summary.failures[&ErrorCode::R00_TRANSFER_TIMED_OUT].first_message,
+        "late "
+    );
+    // At most 32 codes are broken down; the others are still counted.
+    for n in 0..100u8 {
+        let code: ErrorCode = format!("F{n:02}").parse().unwrap();
+        summary.count_reject(code, "m");
+    }
+    assert_eq!(summary.rejected, 101);
+    assert_eq!(summary.rejects.len(), 32);
+    let line = summary.breakdown().unwrap().to_string();
+    assert!(line.contains(", other codes x"), "{line}");
+    assert!(line.ends_with("; failed: R00 x1 (late )"), "{line}");
 }

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -131,6 +131,22 @@ pub struct Fixture {
     pub bob_token: String,
     pub expected: Principal,
     pub expected_bob: Principal,
+    /// The delays the authenticator asked its `sleep` function for (it does not wait).
+    pub sleeps: Arc<Mutex<Vec<Duration>>>,
+}
+
+/// A `sleep` function for `with_sleep` that records the delays asked for and does not wait.
+pub fn recording_sleep() -> (
+    Arc<Mutex<Vec<Duration>>>,
+    impl Fn(Duration) -> std::future::Ready<()> + Send + Sync + 'static,
+) {
+    let sleeps = Arc::new(Mutex::new(Vec::new()));
+    let recorded = sleeps.clone();
+    let sleep = move |delay| {
+        recorded.lock().unwrap().push(delay);
+        std::future::ready(())
+    };
+    (sleeps, sleep)
 }
 
 pub fn throttle_config() -> ThrottleConfig {
@@ -143,9 +159,11 @@ pub fn throttle_config() -> ThrottleConfig {
 pub async fn account_fixture(config: ThrottleConfig) -> Fixture {
     let clock = ManualClock::new(start());
     let store = Arc::new(CountingStore::default());
+    let (sleeps, sleep) = recording_sleep();
     let auth = AccountAuthenticator::new(key(), store.clone())
         .with_clock(Arc::new(clock.clone()))
-        .with_throttle_config(config);
+        .with_throttle_config(config)
+        .with_sleep(sleep);
     auth.add_account(id("alice")).await.unwrap();
     auth.add_account(id("bob")).await.unwrap();
     let revoked = auth.mint_token(&id("alice"), None).await.unwrap();
@@ -163,6 +181,7 @@ pub async fn account_fixture(config: ThrottleConfig) -> Fixture {
         bob_token: bob.token.into_exposed(),
         expected: Principal::account(id("alice")),
         expected_bob: Principal::account(id("bob")),
+        sleeps,
     }
 }
 
@@ -171,9 +190,11 @@ pub async fn account_fixture(config: ThrottleConfig) -> Fixture {
 pub async fn peer_fixture(config: ThrottleConfig) -> Fixture {
     let clock = ManualClock::new(start());
     let store = Arc::new(CountingStore::default());
+    let (sleeps, sleep) = recording_sleep();
     let auth = PeerAuthenticator::new(key(), store.clone())
         .with_clock(Arc::new(clock.clone()))
-        .with_throttle_config(config);
+        .with_throttle_config(config)
+        .with_sleep(sleep);
     let (a, b) = (peer_id("peer-a"), peer_id("peer-b"));
     auth.add_peer(a.clone(), [id("alice")]).await.unwrap();
     auth.add_peer(b.clone(), [id("bob")]).await.unwrap();
@@ -193,6 +214,7 @@ pub async fn peer_fixture(config: ThrottleConfig) -> Fixture {
         bob_token: bob.token.into_exposed(),
         expected: Principal::peer(a, id("alice"), Scopes::SEND),
         expected_bob: Principal::peer(b, id("bob"), Scopes::SEND),
+        sleeps,
     }
 }
 
@@ -332,57 +354,152 @@ pub mod suite {
         );
     }
 
-    pub async fn throttles_by_account_name(f: &Fixture) {
+    /// Failures naming an account, from many sources, never refuse its correct secret
+    /// (issue 16, finding 2: anyone could lock a known account out).
+    pub async fn account_failures_never_refuse_a_correct_secret(f: &Fixture) {
         let auth: &dyn Authenticator = &*f.auth;
         let max = f.config.max_failures;
-        // Each failure from a different source, all naming alice.
-        for n in 0..max {
+        // Three times the limit, each failure from a different source, all naming alice.
+        for n in 0..3 * max {
             let wrong = wrong_token();
             assert_rejected(auth.authenticate(btp("alice", &wrong), ip(100 + n)).await);
+            let wrong = wrong_token();
+            assert_rejected(
+                auth.authenticate(bearer(&wrong, Some("alice")), ip(1000 + n))
+                    .await,
+            );
         }
-        let lookups = f.store.calls.snapshot();
-        assert_throttled(
-            auth.authenticate(btp("alice", &f.token), ip(1)).await,
-            f.config.window,
-        );
-        assert_throttled(
-            auth.authenticate(bearer(&f.token, Some("alice")), None)
-                .await,
-            f.config.window,
-        );
-        assert_eq!(
-            f.store.calls.snapshot(),
-            lookups,
-            "the secret was not checked"
-        );
-        // Another account is not affected.
-        assert_eq!(
-            auth.authenticate(btp("bob", &f.bob_token), ip(1))
-                .await
-                .unwrap(),
-            f.expected_bob
-        );
-        f.clock.advance(f.config.window);
+        // The correct secret still gets in, from a source that never failed, and from an
+        // unknown source.
         assert_eq!(
             auth.authenticate(btp("alice", &f.token), ip(1))
                 .await
                 .unwrap(),
             f.expected
         );
+        assert_eq!(
+            auth.authenticate(bearer(&f.token, Some("alice")), None)
+                .await
+                .unwrap(),
+            f.expected
+        );
+        // A wrong secret is still only rejected, never answered as throttled (the source
+        // never reached its limit).
+        assert_rejected(auth.authenticate(btp("alice", &wrong_token()), ip(2)).await);
+        assert_eq!(
+            auth.authenticate(btp("bob", &f.bob_token), ip(1))
+                .await
+                .unwrap(),
+            f.expected_bob
+        );
     }
 
-    /// An unknown account name is throttled like a known one (no way to tell them apart).
-    pub async fn unknown_account_names_are_throttled_too(f: &Fixture) {
+    /// A full throttle table keeps its throttled sources: new sources' failures evict the
+    /// entries that are not throttled, and never a throttled one (issue 16, finding 9).
+    pub async fn a_full_table_keeps_throttled_sources(f: &Fixture) {
         let auth: &dyn Authenticator = &*f.auth;
-        for n in 0..f.config.max_failures {
-            let wrong = wrong_token();
-            assert_rejected(auth.authenticate(btp("nobody", &wrong), ip(200 + n)).await);
+        let max = f.config.max_failures;
+        assert_eq!(f.config.capacity, 3, "the fixture's table holds 3 sources");
+        for _ in 0..max {
+            assert_rejected(auth.authenticate(bearer(&wrong_token(), None), ip(1)).await);
         }
-        let wrong = wrong_token();
+        // Many sources with one failure each: more than the table holds.
+        for n in 0..20 {
+            assert_rejected(
+                auth.authenticate(bearer(&wrong_token(), None), ip(10 + n))
+                    .await,
+            );
+        }
         assert_throttled(
-            auth.authenticate(btp("nobody", &wrong), ip(1)).await,
+            auth.authenticate(bearer(&f.token, Some("alice")), ip(1))
+                .await,
             f.config.window,
         );
+        // Now fill the table with throttled sources only.
+        for source in [2, 3] {
+            for _ in 0..max {
+                assert_rejected(
+                    auth.authenticate(bearer(&wrong_token(), None), ip(source))
+                        .await,
+                );
+            }
+        }
+        assert_eq!(f.throttle.source_entries(), 3);
+        // A new source's failures find no room: they are not counted, and evict nothing.
+        for _ in 0..2 * max {
+            assert_rejected(auth.authenticate(bearer(&wrong_token(), None), ip(4)).await);
+        }
+        for source in [1, 2, 3] {
+            assert_throttled(
+                auth.authenticate(bearer(&f.token, None), ip(source)).await,
+                f.config.window,
+            );
+        }
+        // Sources that never failed are not refused.
+        assert_eq!(
+            auth.authenticate(bearer(&f.token, None), ip(5))
+                .await
+                .unwrap(),
+            f.expected
+        );
+        // When the windows close, there is room again.
+        f.clock.advance(f.config.window);
+        assert_eq!(
+            auth.authenticate(bearer(&f.token, None), ip(1))
+                .await
+                .unwrap(),
+            f.expected
+        );
+    }
+
+    /// Beyond the limit, each failure naming the account is held back
+    /// (`ThrottleConfig::account_delay`, through the `sleep` function); successes never are.
+    pub async fn failures_beyond_an_accounts_limit_are_held_back(f: &Fixture) {
+        let auth: &dyn Authenticator = &*f.auth;
+        let sleeps = || f.sleeps.lock().unwrap().clone();
+        for n in 0..f.config.max_failures {
+            assert_rejected(
+                auth.authenticate(btp("alice", &wrong_token()), ip(100 + n))
+                    .await,
+            );
+        }
+        assert_eq!(sleeps(), []);
+        assert_rejected(auth.authenticate(btp("alice", &wrong_token()), ip(1)).await);
+        assert_rejected(
+            auth.authenticate(bearer(&wrong_token(), Some("alice")), None)
+                .await,
+        );
+        let delay = f.config.account_delay;
+        assert_eq!(sleeps(), [delay, delay]);
+        assert_eq!(
+            auth.authenticate(btp("alice", &f.token), ip(1))
+                .await
+                .unwrap(),
+            f.expected
+        );
+        // Another account is not affected.
+        assert_rejected(auth.authenticate(btp("bob", &wrong_token()), ip(2)).await);
+        assert_eq!(sleeps().len(), 2, "no delay for a success or for bob");
+        // After the window, alice's failures are answered at once again.
+        f.clock.advance(f.config.window);
+        assert_rejected(auth.authenticate(btp("alice", &wrong_token()), ip(3)).await);
+        assert_eq!(sleeps().len(), 2);
+    }
+
+    /// An unknown account name is counted like a known one (no way to tell them apart).
+    pub async fn unknown_account_names_are_counted_too(f: &Fixture) {
+        let auth: &dyn Authenticator = &*f.auth;
+        for n in 0..f.config.max_failures {
+            assert_rejected(
+                auth.authenticate(btp("nobody", &wrong_token()), ip(200 + n))
+                    .await,
+            );
+        }
+        assert_rejected(
+            auth.authenticate(btp("nobody", &wrong_token()), ip(1))
+                .await,
+        );
+        assert_eq!(*f.sleeps.lock().unwrap(), [f.config.account_delay]);
     }
 
     /// However many sources fail, the throttle holds at most its capacity per table.
@@ -457,13 +574,26 @@ macro_rules! behaviour_suite {
         }
 
         #[tokio::test]
-        async fn throttles_by_account_name() {
-            suite::throttles_by_account_name(&$make(throttle_config()).await).await;
+        async fn account_failures_never_refuse_a_correct_secret() {
+            suite::account_failures_never_refuse_a_correct_secret(&$make(throttle_config()).await)
+                .await;
         }
 
         #[tokio::test]
-        async fn unknown_account_names_are_throttled_too() {
-            suite::unknown_account_names_are_throttled_too(&$make(throttle_config()).await).await;
+        async fn a_full_table_keeps_throttled_sources() {
+            let config = throttle_config().with_capacity(3);
+            suite::a_full_table_keeps_throttled_sources(&$make(config).await).await;
+        }
+
+        #[tokio::test]
+        async fn failures_beyond_an_accounts_limit_are_held_back() {
+            suite::failures_beyond_an_accounts_limit_are_held_back(&$make(throttle_config()).await)
+                .await;
+        }
+
+        #[tokio::test]
+        async fn unknown_account_names_are_counted_too() {
+            suite::unknown_account_names_are_counted_too(&$make(throttle_config()).await).await;
         }
 
         #[tokio::test]
