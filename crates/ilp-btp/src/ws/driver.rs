@@ -1079,7 +1079,17 @@ async fn write_loop<K, E>(
     E: fmt::Display,
 {
     let end = 'outer: loop {
-        let Some(message) = rx.recv().await else {
+        // Not `rx.recv()`: its waker is this very task's, so each frame the loop queues while
+        // the writer waits would wake the task again from inside its own poll (one more
+        // scheduler turn). The writer needs no wake-up: `Loop::run` polls it after every poll
+        // of the loop, which is where frames are queued, and awaits it once the loop is over
+        // (the queue is then closed, so this ends).
+        let next = std::future::poll_fn(|_| match rx.try_recv() {
+            Ok(message) => Poll::Ready(Some(message)),
+            Err(mpsc::error::TryRecvError::Disconnected) => Poll::Ready(None),
+            Err(mpsc::error::TryRecvError::Empty) => Poll::Pending,
+        });
+        let Some(message) = next.await else {
             break None;
         };
         let mut batch = 0;
