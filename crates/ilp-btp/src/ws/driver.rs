@@ -717,10 +717,15 @@ impl Loop {
             if turns % WRITE_BATCH == 0 {
                 tokio::task::yield_now().await;
             }
-            let timeout = self.session.poll_timeout().map(Instant::from_std);
-            if timeout != armed {
-                sleep.as_mut().reset(timeout.unwrap_or(far));
-                armed = timeout;
+            // The timer is moved only to an earlier instant: when the earliest deadline goes
+            // later (its Prepare was answered, the usual case), the timer stays and fires
+            // early once, finds nothing expired and is armed again. That saves a timer
+            // re-registration per Prepare.
+            if let Some(timeout) = self.session.poll_timeout().map(Instant::from_std) {
+                if armed.is_none_or(|a| timeout < a) {
+                    sleep.as_mut().reset(timeout);
+                    armed = Some(timeout);
+                }
             }
             // Backpressure: while the queue is full, take nothing that makes frames to write
             // (the peer's frames, our Prepares, the handler's answers) until the writer has
@@ -729,7 +734,7 @@ impl Loop {
             tokio::select! {
                 message = stream.next(), if !paused => {
                     let now = std::time::Instant::now();
-                    last_rx = Instant::now();
+                    last_rx = Instant::from_std(now);
                     match message {
                         Some(Ok(Message::Binary(frame))) => self.session.handle_frame(frame, now),
                         Some(Ok(Message::Text(_))) => {
@@ -768,17 +773,20 @@ impl Loop {
                     }
                 }
                 command = self.commands.recv(), if commands_open && !paused => match command {
-                    Some((_, tx)) if draining => {
-                        let _ = tx.send(Err(reject(
-                            ErrorCode::T01_PEER_UNREACHABLE,
-                            &self.session.config().node_address,
-                            "BTP connection shutting down",
-                        )));
-                    }
-                    Some((prepare, tx)) => {
-                        match self.session.send_prepare(prepare, std::time::Instant::now()) {
-                            Ok(id) => { waiting.insert(id, tx); }
-                            Err(reject) => { let _ = tx.send(Err(reject)); }
+                    Some(command) => {
+                        self.take_command(command, draining, &mut waiting, &outbox);
+                        // The others already queued are taken in this turn too (one clock
+                        // read and one select for the lot), each frame counted in the queue
+                        // before the next is taken, up to the queue's bound.
+                        let now = std::time::Instant::now();
+                        for _ in 1..COMMAND_BATCH {
+                            if self.queue.is_full() {
+                                break;
+                            }
+                            let Ok(command) = self.commands.try_recv() else {
+                                break;
+                            };
+                            self.take_command_at(command, draining, &mut waiting, &outbox, now);
                         }
                     }
                     None => commands_open = false,
@@ -857,6 +865,64 @@ impl Loop {
         self.state.send_replace(State::Closed(reason.clone()));
         // Dropping `waiting` and the command queue fails the rest with T01.
         (reason, abort)
+    }
+
+    /// Sends one of the embedder's Prepares (or refuses it, while draining), and queues its
+    /// frame at once.
+    fn take_command(
+        &mut self,
+        command: Command,
+        draining: bool,
+        waiting: &mut HashMap<RequestId, oneshot::Sender<IlpResult>>,
+        outbox: &Outbox,
+    ) {
+        let now = if draining {
+            None
+        } else {
+            Some(std::time::Instant::now())
+        };
+        self.take(command, now, waiting, outbox);
+    }
+
+    /// [`take_command`](Self::take_command) with the clock already read.
+    fn take_command_at(
+        &mut self,
+        command: Command,
+        draining: bool,
+        waiting: &mut HashMap<RequestId, oneshot::Sender<IlpResult>>,
+        outbox: &Outbox,
+        now: std::time::Instant,
+    ) {
+        self.take(command, (!draining).then_some(now), waiting, outbox);
+    }
+
+    /// `now` is `None` while draining: the Prepare is refused with `T01`.
+    fn take(
+        &mut self,
+        (prepare, tx): Command,
+        now: Option<std::time::Instant>,
+        waiting: &mut HashMap<RequestId, oneshot::Sender<IlpResult>>,
+        outbox: &Outbox,
+    ) {
+        let Some(now) = now else {
+            let _ = tx.send(Err(reject(
+                ErrorCode::T01_PEER_UNREACHABLE,
+                &self.session.config().node_address,
+                "BTP connection shutting down",
+            )));
+            return;
+        };
+        match self.session.send_prepare(prepare, now) {
+            Ok(id) => {
+                waiting.insert(id, tx);
+            }
+            Err(reject) => {
+                let _ = tx.send(Err(reject));
+            }
+        }
+        while let Some(frame) = self.session.poll_transmit() {
+            outbox.push(Message::Binary(frame));
+        }
     }
 
     /// Calls the handler for one of the peer's Prepares. A handler that completes at its first
@@ -966,6 +1032,9 @@ fn close(code: CloseCode, reason: &str) -> CloseFrame {
 /// no bound, against 16. 128 is also tokio's cooperative budget per task poll.
 const WRITE_BATCH: u32 = 128;
 
+/// The most Prepares to send taken from the command queue in one turn of the loop.
+const COMMAND_BATCH: usize = 64;
+
 /// The `T00` Reject answering a Prepare whose handler panicked.
 fn panicked(node: &Address) -> IlpResult {
     warn!("btp: packet handler panicked");
@@ -1010,7 +1079,17 @@ async fn write_loop<K, E>(
     E: fmt::Display,
 {
     let end = 'outer: loop {
-        let Some(message) = rx.recv().await else {
+        // Not `rx.recv()`: its waker is this very task's, so each frame the loop queues while
+        // the writer waits would wake the task again from inside its own poll (one more
+        // scheduler turn). The writer needs no wake-up: `Loop::run` polls it after every poll
+        // of the loop, which is where frames are queued, and awaits it once the loop is over
+        // (the queue is then closed, so this ends).
+        let next = std::future::poll_fn(|_| match rx.try_recv() {
+            Ok(message) => Poll::Ready(Some(message)),
+            Err(mpsc::error::TryRecvError::Disconnected) => Poll::Ready(None),
+            Err(mpsc::error::TryRecvError::Empty) => Poll::Pending,
+        });
+        let Some(message) = next.await else {
             break None;
         };
         let mut batch = 0;
