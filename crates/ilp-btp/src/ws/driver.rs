@@ -774,11 +774,11 @@ impl Loop {
                 }
                 command = self.commands.recv(), if commands_open && !paused => match command {
                     Some(command) => {
-                        self.take_command(command, draining, &mut waiting, &outbox);
+                        let now = std::time::Instant::now();
+                        self.take(command, (!draining).then_some(now), &mut waiting, &outbox);
                         // The others already queued are taken in this turn too (one clock
                         // read and one select for the lot), each frame counted in the queue
                         // before the next is taken, up to the queue's bound.
-                        let now = std::time::Instant::now();
                         for _ in 1..COMMAND_BATCH {
                             if self.queue.is_full() {
                                 break;
@@ -786,7 +786,7 @@ impl Loop {
                             let Ok(command) = self.commands.try_recv() else {
                                 break;
                             };
-                            self.take_command_at(command, draining, &mut waiting, &outbox, now);
+                            self.take(command, (!draining).then_some(now), &mut waiting, &outbox);
                         }
                     }
                     None => commands_open = false,
@@ -867,36 +867,8 @@ impl Loop {
         (reason, abort)
     }
 
-    /// Sends one of the embedder's Prepares (or refuses it, while draining), and queues its
-    /// frame at once.
-    fn take_command(
-        &mut self,
-        command: Command,
-        draining: bool,
-        waiting: &mut HashMap<RequestId, oneshot::Sender<IlpResult>>,
-        outbox: &Outbox,
-    ) {
-        let now = if draining {
-            None
-        } else {
-            Some(std::time::Instant::now())
-        };
-        self.take(command, now, waiting, outbox);
-    }
-
-    /// [`take_command`](Self::take_command) with the clock already read.
-    fn take_command_at(
-        &mut self,
-        command: Command,
-        draining: bool,
-        waiting: &mut HashMap<RequestId, oneshot::Sender<IlpResult>>,
-        outbox: &Outbox,
-        now: std::time::Instant,
-    ) {
-        self.take(command, (!draining).then_some(now), waiting, outbox);
-    }
-
-    /// `now` is `None` while draining: the Prepare is refused with `T01`.
+    /// Sends one of the embedder's Prepares and queues its frame at once; `now` is `None`
+    /// while draining: the Prepare is then refused with `T01`.
     fn take(
         &mut self,
         (prepare, tx): Command,
