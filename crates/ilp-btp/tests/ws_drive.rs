@@ -5,16 +5,13 @@
 
 mod ws_common;
 
-use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures::stream::{self, BoxStream};
-use futures::{Sink, SinkExt, Stream, StreamExt};
+use futures::stream;
+use futures::{SinkExt, StreamExt};
 use ilp_btp::ws::{drive, BtpClient, ClientConfig, DriveConfig, ServerConfig};
 use ilp_btp::{CloseReason, Frame, Session, SessionConfig};
 use ilp_core::{test_condition, IlpResult, PacketHandler, Request, TestReceiver};
@@ -23,7 +20,7 @@ use tokio::net::TcpSocket;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tungstenite::Message;
-use ws_common::{id, prepare, server, url, Recorder};
+use ws_common::{id, prepare, server, url, NeverReads, Recorder};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -111,37 +108,6 @@ async fn a_server_that_stops_reading_is_left_at_the_write_timeout_and_the_client
 
 // -------------------------------------------------------------------------------------------
 // The outgoing queue's hard bound
-
-/// A WebSocket whose reading side is the peer's frames, and whose writing side never becomes
-/// ready.
-struct NeverReads {
-    frames: BoxStream<'static, Result<Message, io::Error>>,
-}
-
-impl Stream for NeverReads {
-    type Item = Result<Message, io::Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.frames.poll_next_unpin(cx)
-    }
-}
-
-impl Sink<Message> for NeverReads {
-    type Error = io::Error;
-
-    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Pending
-    }
-    fn start_send(self: Pin<&mut Self>, _: Message) -> io::Result<()> {
-        Ok(())
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Pending
-    }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Pending
-    }
-}
 
 /// A handler that never answers.
 struct Never;

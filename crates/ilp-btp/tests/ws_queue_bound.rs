@@ -6,53 +6,20 @@
 
 mod ws_common;
 
-use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures::stream::{self, BoxStream};
-use futures::{Sink, Stream, StreamExt};
+use futures::stream;
+use futures::StreamExt;
 use ilp_btp::ws::{drive, DriveConfig};
 use ilp_btp::{Body, CloseReason, Frame, ProtocolData, Session, SessionConfig};
 use ilp_core::TestReceiver;
 use ilp_packet::Address;
 use tungstenite::Message;
+use ws_common::NeverReads;
 
 const TRANSFERS: u32 = 500_000;
-
-/// A WebSocket whose reading side is the peer's frames, and whose writing side never becomes
-/// ready (a peer that never reads, with every buffer on the way full).
-struct NeverReads {
-    frames: BoxStream<'static, Result<Message, io::Error>>,
-}
-
-impl Stream for NeverReads {
-    type Item = Result<Message, io::Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.frames.poll_next_unpin(cx)
-    }
-}
-
-impl Sink<Message> for NeverReads {
-    type Error = io::Error;
-
-    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Pending
-    }
-    fn start_send(self: Pin<&mut Self>, _: Message) -> io::Result<()> {
-        Ok(())
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Pending
-    }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Pending
-    }
-}
 
 /// The resident set size, from `/proc/self/status`.
 fn rss_bytes() -> usize {

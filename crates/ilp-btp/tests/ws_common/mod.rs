@@ -1,10 +1,15 @@
 //! Shared fixtures of the WebSocket tests.
 #![allow(dead_code, unreachable_pub)]
 
+use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::stream::BoxStream;
+use futures::{Sink, Stream, StreamExt};
 use ilp_auth::{AccountAuthenticator, MemoryStore, NodeKey};
 use ilp_btp::ws::{BtpServer, ServerConfig};
 use ilp_core::{
@@ -12,6 +17,7 @@ use ilp_core::{
     TestReceiver,
 };
 use ilp_packet::{Address, Condition, Prepare, PrepareBuilder, Timestamp};
+use tungstenite::Message;
 
 pub fn id(name: &str) -> AccountId {
     name.parse().unwrap()
@@ -105,4 +111,35 @@ pub fn url(server: &BtpServer, user: &str, token: &str) -> String {
         "btp+ws://{user}:{token}@{}/accounts/{user}/ilp/btp",
         server.local_addr()
     )
+}
+
+/// A WebSocket whose reading side is the peer's frames, and whose writing side never becomes
+/// ready (a peer that never reads, with every buffer on the way full).
+pub struct NeverReads {
+    pub frames: BoxStream<'static, Result<Message, io::Error>>,
+}
+
+impl Stream for NeverReads {
+    type Item = Result<Message, io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.frames.poll_next_unpin(cx)
+    }
+}
+
+impl Sink<Message> for NeverReads {
+    type Error = io::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
+    fn start_send(self: Pin<&mut Self>, _: Message) -> io::Result<()> {
+        Ok(())
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
 }
